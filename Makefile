@@ -1,0 +1,62 @@
+# Gestalt Live. `make run` and `make test` are the whole setup: each installs what is missing first
+# (scripts/setup.sh), then builds. See README.md.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ENV        := scripts/env.sh
+LEPTOS     := scripts/cargo-leptos.sh
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+BIN        := $(TARGET_DIR)/release/gestalt-live
+# cargo-leptos writes the site (wasm, JS, CSS, public/) next to the binaries (site-root in Cargo.toml).
+SITE       := $(TARGET_DIR)/site
+LISTEN     ?= $(or $(GESTALT_LISTEN),127.0.0.1:3000)
+
+.PHONY: help setup setup-test build run test fmt-check clippy unit wasm-fallback control-plane end2end bench clean
+
+help: ## Show the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+setup: ## Install what building needs (idempotent, quiet when all is present)
+	@scripts/setup.sh run
+
+setup-test: ## Install what testing needs too (Chromium, playwright-core)
+	@scripts/setup.sh test
+
+build: setup ## Release build: $(BIN) and the site in $(SITE)
+	$(LEPTOS) build --release
+
+run: build ## Build and serve the demo at http://$(LISTEN)/gestalt/live
+	$(ENV) $(BIN) demo --listen $(LISTEN) --site-root $(SITE)
+
+test: setup-test fmt-check clippy unit wasm-fallback control-plane end2end ## Every check and test
+	@echo "make test: all checks passed"
+
+fmt-check:
+	$(ENV) cargo fmt --all -- --check
+
+# One feature set at a time, never ssr and hydrate together.
+clippy:
+	$(ENV) cargo clippy --locked -p topology -p scene --all-targets -- -D warnings
+	$(ENV) cargo clippy --locked -p server --all-targets -- -D warnings
+	$(ENV) cargo clippy --locked -p app --features ssr --all-targets -- -D warnings
+	scripts/clippy-wasm.sh
+
+unit:
+	$(ENV) cargo test --locked -p topology -p scene -p app -p server
+
+control-plane: ## Smoke-test the real kube-apiserver/controller-manager/scheduler harness (builds it once)
+	scripts/test-control-plane.sh
+
+wasm-fallback: ## Prove the Debian rustc-web fallback still builds the wasm side
+	scripts/test-wasm-fallback.sh
+
+end2end: build ## The playwright-core suite against the release binary, in Chromium
+	cd end2end && GESTALT_BIN=$(abspath $(BIN)) GESTALT_SITE_ROOT=$(abspath $(SITE)) npm test
+
+bench: setup ## Benchmarks: one `name value unit` line per figure
+	@scripts/bench.sh
+
+clean: ## Remove build output (not the tools under ~/.cache/gestalt-live)
+	cargo clean

@@ -1,0 +1,131 @@
+//! The Leptos application: the page shell, routes and the live page.
+//!
+//! The same components render on the server (feature `ssr`) and hydrate in the browser (feature
+//! `hydrate`); only the browser side pulls in the 3D scene, so the server never compiles three-d.
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::components::{Redirect, Route, Router, Routes};
+use leptos_router::path;
+
+#[cfg(feature = "hydrate")]
+mod live;
+
+/// The product name, used in titles and headers.
+pub const PRODUCT: &str = "Gestalt Live";
+
+/// The HTML document around the app, rendered by the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The application's routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/gestalt-live.css"/>
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
+        <Meta name="color-scheme" content="dark"/>
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/") view=|| view! { <Redirect path="/gestalt/live"/> }/>
+                <Route path=path!("/gestalt/live") view=LivePage/>
+            </Routes>
+        </Router>
+    }
+}
+
+/// `/gestalt/live`: the header, the 3D canvas and a status line.
+#[component]
+fn LivePage() -> impl IntoView {
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    let status = RwSignal::new(String::from("Loading the cluster…"));
+    let hydrated = RwSignal::new(false);
+    let drawn = RwSignal::new(false);
+
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |started: Option<bool>| {
+        if started == Some(true) {
+            return true;
+        }
+        hydrated.set(true);
+        match canvas.get() {
+            Some(element) => {
+                live::start(element, status, drawn);
+                true
+            }
+            None => false,
+        }
+    });
+
+    view! {
+        <Title text=PRODUCT/>
+        <header class="gl-header">
+            <h1>{PRODUCT}</h1>
+            <span class="gl-tagline">"a live 3D map of your Kubernetes cluster"</span>
+        </header>
+        <main class="gl-main" data-hydrated=move || hydrated.get().to_string()>
+            <canvas
+                node_ref=canvas
+                id="scene"
+                class="gl-canvas"
+                data-drawn=move || drawn.get().to_string()
+                role="img"
+                aria-label="3D map of the cluster: services on top, workloads in the middle, pods, then nodes at the bottom; one band per namespace"
+            ></canvas>
+        </main>
+        <footer class="gl-status" role="status" aria-live="polite">{move || status.get()}</footer>
+    }
+}
+
+/// Any other path: a real 404, not an empty page with status 200.
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::NOT_FOUND);
+        }
+    }
+    view! {
+        <Title text=format!("Not found · {PRODUCT}")/>
+        <main class="gl-notfound">
+            <h1>"404: nothing here"</h1>
+            <p>"The live map is at " <a href="/gestalt/live">"/gestalt/live"</a> "."</p>
+        </main>
+    }
+}
+
+/// The status line's one-sentence summary of a topology.
+pub fn summary(topology: &topology::Topology) -> String {
+    use std::collections::BTreeMap;
+    let mut counts: BTreeMap<topology::Kind, usize> = BTreeMap::new();
+    for entity in topology.entities() {
+        *counts.entry(entity.kind).or_default() += 1;
+    }
+    let parts: Vec<String> = [
+        (topology::Kind::Namespace, "namespaces"),
+        (topology::Kind::Service, "services"),
+        (topology::Kind::Deployment, "deployments"),
+        (topology::Kind::Pod, "pods"),
+        (topology::Kind::Node, "nodes"),
+    ]
+    .iter()
+    .map(|(kind, label)| format!("{} {label}", counts.get(kind).copied().unwrap_or(0)))
+    .collect();
+    parts.join(" · ")
+}

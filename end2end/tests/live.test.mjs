@@ -1,0 +1,91 @@
+// The live page, end to end: real server binary, real Chromium, real WebGL2.
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import pngjs from 'pngjs';
+
+import { launchBrowser, watchConsole } from '../lib/browser.mjs';
+import { repoRoot, startServer } from '../lib/server.mjs';
+
+const { PNG } = pngjs;
+const screenshots = path.join(repoRoot, 'end2end', 'screenshots');
+// The scene's clear colour (scene::renderer::BACKGROUND) in 8-bit sRGB.
+const BACKGROUND = [18, 20, 28];
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer(['demo']);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  const code = await server?.stop();
+  // SIGTERM must be a graceful exit, not a crash.
+  assert.equal(code, 0, `server did not exit cleanly:\n${server?.log()}`);
+});
+
+test('the live page hydrates, draws the sample cluster in WebGL2 and logs no errors', async () => {
+  const page = await browser.newPage();
+  const errors = watchConsole(page);
+  const response = await page.goto(`${server.url}/gestalt/live`);
+  assert.equal(response.status(), 200);
+  assert.equal(await page.title(), 'Gestalt Live');
+
+  await page.locator('main[data-hydrated="true"]').waitFor({ timeout: 30_000 });
+  await page.locator('canvas[data-drawn="true"]').waitFor({ timeout: 30_000 });
+
+  const webgl2 = await page.evaluate(() => !!document.createElement('canvas').getContext('webgl2'));
+  assert.ok(webgl2, 'this Chromium has no WebGL2: check the flags in end2end/lib/browser.mjs');
+
+  // The status line is written by the wasm after the topology loaded: proof the client code ran.
+  const status = await page.locator('[role="status"]').innerText();
+  assert.match(status, /21 services · 7 deployments · 22 pods/);
+
+  // Non-background pixels on the canvas, in more than one colour: the instanced meshes were drawn.
+  const png = PNG.sync.read(await page.locator('canvas').screenshot());
+  let drawn = 0;
+  const colours = new Set();
+  for (let i = 0; i < png.data.length; i += 4) {
+    const [r, g, b] = [png.data[i], png.data[i + 1], png.data[i + 2]];
+    const distance = Math.abs(r - BACKGROUND[0]) + Math.abs(g - BACKGROUND[1]) + Math.abs(b - BACKGROUND[2]);
+    if (distance > 40) {
+      drawn += 1;
+      colours.add(`${r >> 5},${g >> 5},${b >> 5}`);
+    }
+  }
+  const share = drawn / (png.width * png.height);
+  assert.ok(share > 0.005, `only ${(share * 100).toFixed(2)}% of the canvas was drawn`);
+  assert.ok(colours.size >= 3, `expected several health colours, saw ${colours.size} colour buckets`);
+
+  mkdirSync(screenshots, { recursive: true });
+  await page.screenshot({ path: path.join(screenshots, 'live.png') });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('an unknown path is a 404 page that links to the live map', async () => {
+  const page = await browser.newPage();
+  const response = await page.goto(`${server.url}/no/such/page`);
+  assert.equal(response.status(), 404);
+  assert.match(await page.locator('h1').innerText(), /404/);
+  assert.equal(await page.locator('a[href="/gestalt/live"]').count(), 1);
+  await page.close();
+});
+
+test('health and readiness endpoints answer', async () => {
+  const health = await fetch(`${server.url}/healthz`);
+  assert.equal(health.status, 200);
+  const ready = await fetch(`${server.url}/readyz`);
+  assert.equal(ready.status, 200);
+});
+
+test('the root redirects to the live map', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${server.url}/`);
+  await page.waitForURL(/\/gestalt\/live$/);
+  await page.close();
+});

@@ -1,0 +1,232 @@
+//! The GPU side (wasm32 only): three-d objects created once, instance buffers rewritten on change, and a
+//! `requestAnimationFrame` loop that draws only when something changed.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use three_d::{
+    degrees, vec3, AmbientLight, Camera, ClearState, Context, CpuMaterial, CpuMesh, DirectionalLight, Gm,
+    InstancedMesh, Mat4, PhysicalMaterial, RenderTarget, Srgba, Vec3, Viewport,
+};
+use topology::layout::Layout;
+use topology::{Kind, Topology};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlCanvasElement, WebGl2RenderingContext};
+
+use crate::instances::{self, Instance, Instances};
+use crate::palette::{shape, Shape};
+use crate::SceneError;
+
+/// The background colour, also what tests compare against to prove something was drawn.
+pub const BACKGROUND: [f32; 4] = [0.07, 0.08, 0.11, 1.0];
+
+/// The camera's vertical field of view.
+const FIELD_OF_VIEW_DEGREES: f32 = 40.0;
+
+struct Renderer {
+    canvas: HtmlCanvasElement,
+    context: Context,
+    camera: Camera,
+    meshes: BTreeMap<Kind, Gm<InstancedMesh, PhysicalMaterial>>,
+    ambient: AmbientLight,
+    sun: DirectionalLight,
+    bounds: Option<([f32; 3], [f32; 3])>,
+    dirty: bool,
+    frames: u64,
+    on_frame: Box<dyn FnMut(u64)>,
+}
+
+/// A running scene. Dropping it stops the render loop at the next frame.
+pub struct SceneHandle {
+    inner: Rc<RefCell<Renderer>>,
+    alive: Rc<RefCell<bool>>,
+}
+
+impl SceneHandle {
+    /// Replaces what is drawn: recomputes instance data and rewrites the instance buffers once.
+    pub fn set_topology(&self, topology: &Topology) {
+        let layout = Layout::compute(topology);
+        self.inner.borrow_mut().set_instances(&instances::build(topology, &layout));
+    }
+
+    /// Frames drawn so far (for the status line and tests).
+    pub fn frames(&self) -> u64 {
+        self.inner.borrow().frames
+    }
+}
+
+impl Drop for SceneHandle {
+    fn drop(&mut self) {
+        *self.alive.borrow_mut() = false;
+    }
+}
+
+/// Creates the scene on `canvas`, draws `topology` and starts the render loop. `on_frame` is called
+/// with the frame count after each frame actually drawn (frames are drawn only when something changed).
+///
+/// # Errors
+/// [`SceneError::NoWebGl2`] when the canvas has no WebGL2, [`SceneError::Renderer`] when three-d fails.
+pub fn start(
+    canvas: HtmlCanvasElement,
+    topology: &Topology,
+    on_frame: impl FnMut(u64) + 'static,
+) -> Result<SceneHandle, SceneError> {
+    let options = js_sys::Object::new();
+    // `preserveDrawingBuffer` stays off: screenshots are taken by the compositor, not by reading back.
+    js_sys::Reflect::set(&options, &"antialias".into(), &true.into())
+        .map_err(|e| SceneError::NoWebGl2(format!("{e:?}")))?;
+    let gl = canvas
+        .get_context_with_context_options("webgl2", &options)
+        .map_err(|e| SceneError::NoWebGl2(format!("{e:?}")))?
+        .ok_or_else(|| SceneError::NoWebGl2("getContext('webgl2') returned null".into()))?
+        .dyn_into::<WebGl2RenderingContext>()
+        .map_err(|_| SceneError::NoWebGl2("not a WebGL2RenderingContext".into()))?;
+    let gl = three_d::context::Context::from_webgl2_context(gl);
+    // three-d's API takes an Arc; WebGL lives on one thread, so Send/Sync would never be used.
+    #[allow(clippy::arc_with_non_send_sync)]
+    let gl = Arc::new(gl);
+    let context = Context::from_gl_context(gl).map_err(|e| SceneError::Renderer(e.to_string()))?;
+
+    let (width, height) = fit_canvas(&canvas);
+    let camera = Camera::new_perspective(
+        Viewport::new_at_origo(width, height),
+        vec3(0.0, 8.0, 40.0),
+        vec3(0.0, 0.0, 0.0),
+        vec3(0.0, 1.0, 0.0),
+        degrees(FIELD_OF_VIEW_DEGREES),
+        0.1,
+        1000.0,
+    );
+    let mut meshes = BTreeMap::new();
+    for kind in Kind::ALL {
+        let cpu_mesh = match shape(kind) {
+            Shape::Cube => CpuMesh::cube(),
+            Shape::Sphere => CpuMesh::sphere(16),
+            Shape::Cylinder => CpuMesh::cylinder(16),
+            Shape::Cone => CpuMesh::cone(16),
+        };
+        let material = PhysicalMaterial::new_opaque(
+            &context,
+            &CpuMaterial { albedo: Srgba::WHITE, roughness: 0.7, metallic: 0.0, ..Default::default() },
+        );
+        let empty = three_d::Instances { transformations: Vec::new(), ..Default::default() };
+        meshes.insert(kind, Gm::new(InstancedMesh::new(&context, &empty, &cpu_mesh), material));
+    }
+    let ambient = AmbientLight::new(&context, 0.45, Srgba::WHITE);
+    let sun = DirectionalLight::new(&context, 2.2, Srgba::WHITE, vec3(-0.4, -1.0, -0.6));
+
+    let renderer = Rc::new(RefCell::new(Renderer {
+        canvas,
+        context,
+        camera,
+        meshes,
+        ambient,
+        sun,
+        bounds: None,
+        dirty: true,
+        frames: 0,
+        on_frame: Box::new(on_frame),
+    }));
+    let handle = SceneHandle { inner: renderer, alive: Rc::new(RefCell::new(true)) };
+    handle.set_topology(topology);
+    run_loop(handle.inner.clone(), handle.alive.clone());
+    Ok(handle)
+}
+
+impl Renderer {
+    fn set_instances(&mut self, all: &Instances) {
+        for (kind, mesh) in &mut self.meshes {
+            let list = all.get(kind).map_or(&[][..], Vec::as_slice);
+            mesh.geometry.set_instances(&to_three_d(list));
+        }
+        self.bounds = instances::bounds(all);
+        self.frame_camera();
+        self.dirty = true;
+    }
+
+    /// Points the camera so everything drawn fills the canvas.
+    fn frame_camera(&mut self) {
+        let Some((min, max)) = self.bounds else { return };
+        let viewport = self.camera.viewport();
+        let aspect = viewport.width as f32 / viewport.height.max(1) as f32;
+        let (eye, target) = instances::frame(min, max, aspect, FIELD_OF_VIEW_DEGREES.to_radians());
+        self.camera.set_view(Vec3::from(eye), Vec3::from(target), vec3(0.0, 1.0, 0.0));
+    }
+
+    fn frame(&mut self) {
+        let (width, height) = fit_canvas(&self.canvas);
+        let viewport = Viewport::new_at_origo(width, height);
+        if self.camera.viewport() != viewport {
+            self.camera.set_viewport(viewport);
+            self.frame_camera();
+            self.dirty = true;
+        }
+        if !self.dirty {
+            return;
+        }
+        let [r, g, b, a] = BACKGROUND;
+        RenderTarget::screen(&self.context, width, height)
+            .clear(ClearState::color_and_depth(r, g, b, a, 1.0))
+            .render(&self.camera, self.meshes.values(), &[&self.ambient, &self.sun]);
+        self.dirty = false;
+        self.frames += 1;
+        (self.on_frame)(self.frames);
+    }
+}
+
+fn to_three_d(list: &[Instance]) -> three_d::Instances {
+    three_d::Instances {
+        transformations: list
+            .iter()
+            .map(|i| {
+                Mat4::from_translation(Vec3::from(i.position))
+                    * Mat4::from_nonuniform_scale(i.scale[0], i.scale[1], i.scale[2])
+            })
+            .collect(),
+        colors: Some(
+            list.iter().map(|i| Srgba::new(i.color[0], i.color[1], i.color[2], i.color[3])).collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+/// Matches the drawing buffer to the canvas's CSS size times the device pixel ratio.
+fn fit_canvas(canvas: &HtmlCanvasElement) -> (u32, u32) {
+    let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+    let width = ((f64::from(canvas.client_width()) * ratio) as u32).max(1);
+    let height = ((f64::from(canvas.client_height()) * ratio) as u32).max(1);
+    if canvas.width() != width {
+        canvas.set_width(width);
+    }
+    if canvas.height() != height {
+        canvas.set_height(height);
+    }
+    (width, height)
+}
+
+type FrameCallback = Rc<RefCell<Option<Closure<dyn FnMut()>>>>;
+
+fn run_loop(renderer: Rc<RefCell<Renderer>>, alive: Rc<RefCell<bool>>) {
+    let callback: FrameCallback = Rc::new(RefCell::new(None));
+    let again = callback.clone();
+    *callback.borrow_mut() = Some(Closure::new(move || {
+        if !*alive.borrow() {
+            // Stop asking for frames. The closure stays referenced by its own cell (one per scene, so
+            // bounded): dropping a wasm-bindgen closure from inside its own call is not allowed.
+            return;
+        }
+        renderer.borrow_mut().frame();
+        request_frame(&again);
+    }));
+    request_frame(&callback);
+}
+
+fn request_frame(callback: &FrameCallback) {
+    if let (Some(window), Some(cb)) = (web_sys::window(), callback.borrow().as_ref()) {
+        // A failed request only means no more frames; the page itself keeps working.
+        let _ = window.request_animation_frame(cb.as_ref().unchecked_ref());
+    }
+}
