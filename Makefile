@@ -24,10 +24,10 @@ setup: ## Install what building needs (idempotent, quiet when all is present)
 setup-test: ## Install what testing needs too (Chromium, playwright-core)
 	@scripts/setup.sh test
 
-build: setup ## Release build: $(BIN) and the site in $(SITE)
+build: setup ## Release build: target/release/gestalt-live and its site, target/site
 	$(LEPTOS) build --release
 
-run: build ## Build and serve the demo at http://$(LISTEN)/gestalt/live
+run: build ## Build and serve the demo at http://127.0.0.1:3000/gestalt/live (LISTEN=addr:port)
 	$(ENV) $(BIN) demo --listen $(LISTEN) --site-root $(SITE)
 
 test: setup-test fmt-check clippy unit wasm-fallback control-plane end2end ## Every check and test
@@ -46,10 +46,10 @@ clippy:
 unit:
 	$(ENV) cargo test --locked -p topology -p scene -p app -p server
 
-control-plane: ## Smoke-test the real kube-apiserver/controller-manager/scheduler harness (builds it once)
+control-plane: setup ## Smoke-test the real kube-apiserver/controller-manager/scheduler harness (builds it once)
 	scripts/test-control-plane.sh
 
-wasm-fallback: ## Prove the Debian rustc-web fallback still builds the wasm side
+wasm-fallback: setup-test ## Prove the Debian rustc-web fallback builds a site that works in Chromium
 	scripts/test-wasm-fallback.sh
 
 end2end: build ## The playwright-core suite against the release binary, in Chromium

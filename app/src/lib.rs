@@ -127,5 +127,28 @@ pub fn summary(topology: &topology::Topology) -> String {
     .iter()
     .map(|(kind, label)| format!("{} {label}", counts.get(kind).copied().unwrap_or(0)))
     .collect();
-    parts.join(" · ")
+    let health = topology.score().map_or_else(
+        || String::from("health unknown"),
+        |score| format!("health {} ({:.1}%)", score.grade, score.percent),
+    );
+    format!("{health} · {}", parts.join(" · "))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_summary_of_the_sample_names_its_grade_and_counts() {
+        assert_eq!(
+            super::summary(&topology::sample::kgents()),
+            "health A (93.8%) · 5 namespaces · 21 services · 7 deployments · 22 pods · 3 nodes"
+        );
+    }
+
+    #[test]
+    fn an_empty_topology_has_unknown_health() {
+        assert_eq!(
+            super::summary(&topology::Topology::default()),
+            "health unknown · 0 namespaces · 0 services · 0 deployments · 0 pods · 0 nodes"
+        );
+    }
 }
