@@ -32,6 +32,48 @@ pub enum LogFormat {
 pub enum Command {
     /// Serve the live map of a built-in sample cluster (no kubeconfig needed).
     Demo(DemoArgs),
+    /// Serve the live map of a real cluster, watched through its API server.
+    Serve(ServeArgs),
+}
+
+/// Flags of `gestalt-live serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Web server settings.
+    #[command(flatten)]
+    pub web: WebArgs,
+    /// How to reach the cluster.
+    #[command(flatten)]
+    pub auth: AuthArgs,
+    /// Watch only these namespaces (comma-separated; default all).
+    #[arg(long, value_delimiter = ',', env = "GESTALT_NAMESPACES")]
+    pub namespaces: Vec<String>,
+    /// Kinds not to watch (comma-separated, kubectl names: `pods`, `rs`, `hpa`…).
+    #[arg(long, value_delimiter = ',', env = "GESTALT_SKIP_KINDS")]
+    pub skip_kinds: Vec<topology::Kind>,
+}
+
+/// How to reach and authenticate to the API server.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// The kubeconfig file (default: in-cluster credentials in a pod, else `$KUBECONFIG` or `~/.kube/config`).
+    #[arg(long, env = "GESTALT_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context (default: its current context).
+    #[arg(long, env = "GESTALT_CONTEXT")]
+    pub context: Option<String>,
+    /// The API server URL, with `--token-file` (instead of a kubeconfig).
+    #[arg(long, env = "GESTALT_SERVER", requires = "token_file", conflicts_with = "kubeconfig")]
+    pub server: Option<String>,
+    /// A file holding a bearer token, re-read when it changes.
+    #[arg(long, env = "GESTALT_TOKEN_FILE", requires = "server")]
+    pub token_file: Option<PathBuf>,
+    /// The CA bundle (PEM) that signed the API server's certificate, with `--server`.
+    #[arg(long, env = "GESTALT_CA_FILE", requires = "server")]
+    pub ca_file: Option<PathBuf>,
+    /// The cluster's name in entity ids (default: the kubeconfig context's name).
+    #[arg(long, env = "GESTALT_CLUSTER_NAME")]
+    pub cluster_name: Option<String>,
 }
 
 /// Flags of `gestalt-live demo`.

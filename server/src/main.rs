@@ -4,6 +4,7 @@
 //! non-zero exit; the work is in the modules.
 
 mod cli;
+mod collector;
 mod site;
 mod web;
 
@@ -23,7 +24,7 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             // One line, with the chain of causes, never a panic backtrace.
-            eprintln!("gestalt-live: {error:#}");
+            eprintln!("gestalt-live: {}", one_line(&error));
             std::process::ExitCode::FAILURE
         }
     }
@@ -37,8 +38,31 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
             tracing::info!(entities = topology.len(), "serving the built-in sample topology");
             web::serve(args.web.listen, options, web::State::fixed(topology)).await?;
         }
+        cli::Command::Serve(args) => {
+            let options = site::leptos_options(&args.web)?;
+            let settings = collector::Settings {
+                auth: args.auth,
+                selection: collector::watch::Selection {
+                    namespaces: args.namespaces,
+                    skip: args.skip_kinds.into_iter().collect(),
+                },
+            };
+            let outputs = collector::start(&settings).await?;
+            tokio::spawn(collector::report(outputs.status.clone()));
+            web::serve(args.web.listen, options, web::State::live(outputs.topology, outputs.ready)).await?;
+        }
     }
     Ok(())
+}
+
+/// The error and its causes on one line: `what failed: why: why`. Causes that print a multi-line snippet (YAML
+/// parse errors show the offending source) keep only their first line.
+fn one_line(error: &anyhow::Error) -> String {
+    error
+        .chain()
+        .map(|cause| cause.to_string().lines().next().unwrap_or_default().trim().to_owned())
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 fn init_tracing(format: cli::LogFormat) {

@@ -65,6 +65,11 @@ impl State {
         let (_, ready) = watch::channel(true);
         StateBuilder { topology, ready }
     }
+
+    /// A state following a live topology, ready when `ready` says so (`/readyz` is 503 until then).
+    pub fn live(topology: watch::Receiver<Arc<Topology>>, ready: watch::Receiver<bool>) -> StateBuilder {
+        StateBuilder { topology, ready }
+    }
 }
 
 impl StateBuilder {
@@ -187,6 +192,22 @@ mod tests {
         let status = response.status();
         let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
         (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_live_state_is_503_until_ready_then_serves_the_latest_topology() {
+        let (topology_tx, topology) = watch::channel(Arc::new(Topology::new()));
+        let (ready_tx, ready) = watch::channel(false);
+        let options = LeptosOptions::builder().output_name("gestalt-live").site_root("/nonexistent").build();
+        let router = router(State::live(topology, ready).with_options(options));
+        assert_eq!(get(router.clone(), "/readyz").await.0, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(get(router.clone(), "/api/v1/topology").await.0, StatusCode::SERVICE_UNAVAILABLE);
+        topology_tx.send_replace(Arc::new(topology::sample::kgents()));
+        ready_tx.send_replace(true);
+        assert_eq!(get(router.clone(), "/readyz").await, (StatusCode::OK, "ready".into()));
+        let (status, body) = get(router, "/api/v1/topology").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(serde_json::from_str::<Topology>(&body).unwrap(), topology::sample::kgents());
     }
 
     #[tokio::test]

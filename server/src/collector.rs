@@ -1,0 +1,208 @@
+//! The collector: watches a Kubernetes API server and keeps a [`topology::Topology`] of it up to date.
+//!
+//! It is cut in four parts, data flowing one way:
+//! - [`auth`] turns the command line into a kube client (kubeconfig + context, in-cluster, or server + token);
+//! - [`watch`] runs one kube-runtime watcher per kind (and per namespace with an allowlist), discovers what the
+//!   server offers, and projects each object *immediately* with [`project`] into a compact entity, so no full
+//!   Kubernetes object is kept anywhere;
+//! - [`owner`] is the single task that owns the topology, applies the projected events in a transaction, and
+//!   publishes snapshots and diffs only when something really changed;
+//! - [`project`] is the pure edge: k8s-openapi types in, `topology` types out.
+
+pub mod auth;
+pub mod owner;
+pub mod project;
+pub mod watch;
+
+use std::fmt;
+
+use topology::entity::Endpoints;
+use topology::{Entity, EntityId, Kind};
+
+/// What a watcher follows: one entity kind, or the core `Endpoints` that are folded into services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Feed {
+    /// Objects that become entities of this kind.
+    Kind(Kind),
+    /// Core v1 `Endpoints`: ready / not-ready counts of the service with the same name.
+    Endpoints,
+}
+
+impl fmt::Display for Feed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Feed::Kind(kind) => write!(f, "{kind}"),
+            Feed::Endpoints => f.write_str("endpoints"),
+        }
+    }
+}
+
+/// One watcher's identity: its feed and, with a namespace allowlist, its namespace.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Source {
+    /// What it watches.
+    pub feed: Feed,
+    /// The namespace it is limited to; `None` for all namespaces (and for cluster-scoped kinds).
+    pub namespace: Option<String>,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} in {ns}", self.feed),
+            None => write!(f, "{}", self.feed),
+        }
+    }
+}
+
+/// A projected object.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Object {
+    /// An entity (boxed: pods are large, and events sit in a channel).
+    Entity(Box<Entity>),
+    /// Endpoint counts of a service.
+    Endpoints(EntityId, Endpoints),
+}
+
+impl Object {
+    /// The id of the entity it is or belongs to.
+    pub fn id(&self) -> &EntityId {
+        match self {
+            Object::Entity(e) => &e.id,
+            Object::Endpoints(id, _) => id,
+        }
+    }
+}
+
+/// The state of one watcher, as the collector status reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FeedStatus {
+    /// Listing for the first time.
+    Syncing,
+    /// Initial list done, watching.
+    Ready,
+    /// The server refused us (RBAC 403): skipped, everything else keeps working.
+    Forbidden(String),
+    /// The server does not serve this kind (or no version we speak).
+    Missing,
+    /// The watch failed and is being retried with backoff.
+    Error(String),
+}
+
+/// A watcher event, already projected. Mirrors kube-runtime's `watcher::Event` so that a relist replaces a
+/// source's entities wholesale: whatever the new list lacks is removed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Created or changed.
+    Apply(Object),
+    /// Deleted.
+    Delete(EntityId),
+    /// A (re)list begins.
+    InitStart,
+    /// One object of the list.
+    InitApply(Object),
+    /// The list is complete: objects of this source that were not in it are gone.
+    InitDone,
+    /// The watcher's status changed (forbidden, missing, error).
+    Status(FeedStatus),
+}
+
+/// What a watcher sends the owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Update {
+    /// Which watcher.
+    pub source: Source,
+    /// What happened.
+    pub event: Event,
+}
+
+/// Collector settings from the command line.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Credentials.
+    pub auth: crate::cli::AuthArgs,
+    /// What to watch.
+    pub selection: watch::Selection,
+}
+
+/// Why the collector could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectorError {
+    /// No usable credentials.
+    #[error(transparent)]
+    Auth(#[from] auth::AuthError),
+    /// The kube client could not be built from them.
+    #[error("cannot build a Kubernetes client")]
+    Client(#[source] kube::Error),
+    /// Discovery failed.
+    #[error(transparent)]
+    Watch(#[from] watch::WatchError),
+}
+
+/// Connects, discovers, and spawns the watchers and the owner task on the current runtime.
+///
+/// # Errors
+/// [`CollectorError`] when the credentials are unusable or the server cannot be reached.
+pub async fn start(settings: &Settings) -> Result<owner::Outputs, CollectorError> {
+    let (config, cluster) = auth::config(&settings.auth).await?;
+    let client = kube::Client::try_from(config).map_err(CollectorError::Client)?;
+    let plan = watch::plan(&client, &settings.selection).await?;
+    let mut initial = topology::Topology::new();
+    let mut cluster_entity =
+        Entity::new(EntityId::cluster_scoped(cluster.as_str(), Kind::Cluster, cluster.as_str()));
+    cluster_entity.details = topology::Details::Cluster(topology::entity::ClusterInfo {
+        version: client.apiserver_version().await.ok().map(|v| v.git_version),
+    });
+    if let Err(error) = initial.upsert(cluster_entity) {
+        tracing::warn!(%error, "cannot add the cluster entity");
+    }
+    let (owner, outputs) = owner::Owner::new(initial, plan.sources.iter().cloned());
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    for source in &plan.missing {
+        // Reported once, through the same channel, so the status lists them.
+        let _ = tx.try_send(Update { source: source.clone(), event: Event::Status(FeedStatus::Missing) });
+    }
+    let cluster: std::sync::Arc<str> = cluster.into();
+    let allow: std::sync::Arc<[String]> = settings.selection.namespaces.clone().into();
+    tracing::info!(%cluster, watchers = plan.sources.len(), missing = plan.missing.len(), "collector starting");
+    for source in plan.sources {
+        let fallback = plan.fallbacks.contains(&source.feed);
+        tokio::spawn(watch::task(client.clone(), &cluster, source, fallback, allow.clone(), tx.clone()));
+    }
+    drop(tx);
+    tokio::spawn(owner.run(rx));
+    Ok(outputs)
+}
+
+/// Logs the collector status whenever it changes: one notice per watcher that became forbidden, missing or
+/// failing, and one line when it recovers.
+pub async fn report(
+    mut status: tokio::sync::watch::Receiver<std::collections::BTreeMap<Source, FeedStatus>>,
+) {
+    let mut previous = std::collections::BTreeMap::new();
+    while status.changed().await.is_ok() {
+        let snapshot = status.borrow_and_update().clone();
+        for (source, state) in &snapshot {
+            if previous.get(source) == Some(state) {
+                continue;
+            }
+            match state {
+                FeedStatus::Forbidden(message) => {
+                    tracing::warn!("collector notice: {source}: forbidden, skipped ({message})");
+                }
+                FeedStatus::Missing => tracing::warn!("collector notice: {source}: not served, skipped"),
+                FeedStatus::Error(message) => tracing::warn!("collector notice: {source}: error ({message})"),
+                FeedStatus::Ready
+                    if matches!(
+                        previous.get(source),
+                        Some(FeedStatus::Error(_) | FeedStatus::Forbidden(_))
+                    ) =>
+                {
+                    tracing::info!("collector: {source}: watching again");
+                }
+                FeedStatus::Syncing | FeedStatus::Ready => {}
+            }
+        }
+        previous = snapshot;
+    }
+}

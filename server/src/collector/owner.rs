@@ -1,0 +1,460 @@
+//! The owner: the single task that owns the topology.
+//!
+//! Watchers send it projected [`Update`]s over one channel; it applies everything queued in one
+//! [`topology::Transaction`] (so a burst makes one diff), and publishes a new `Arc<Topology>` snapshot on a
+//! `watch` channel and the [`Diff`] on a `broadcast` channel only when `commit()` says something changed.
+//! Readiness turns true once every enabled watcher has finished its first list (or was found forbidden or
+//! missing, which is reported, not waited for).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, watch};
+use topology::entity::Endpoints;
+use topology::{Details, Diff, Entity, EntityId, Topology, Transaction};
+
+use super::{Event, Feed, FeedStatus, Object, Source, Update};
+
+/// How many diffs the broadcast channel holds for a slow receiver before it lags.
+pub const DIFF_CAPACITY: usize = 256;
+
+/// The owner's state. Public for tests; run it with [`Owner::run`].
+pub struct Owner {
+    topology: Topology,
+    /// What the owner derives from several objects: endpoint counts, config map and secret references.
+    derived: Derived,
+    /// What every watcher is doing.
+    status: BTreeMap<Source, FeedStatus>,
+    /// Watchers that have finished a list at least once.
+    listed: HashSet<Source>,
+    /// Ids seen since a source's `InitStart`, while it relists.
+    relisting: HashMap<Source, HashSet<EntityId>>,
+    topology_tx: watch::Sender<Arc<Topology>>,
+    ready_tx: watch::Sender<bool>,
+    status_tx: watch::Sender<BTreeMap<Source, FeedStatus>>,
+    diff_tx: broadcast::Sender<Diff>,
+}
+
+/// The receiving ends the rest of the server reads.
+pub struct Outputs {
+    /// The latest topology.
+    pub topology: watch::Receiver<Arc<Topology>>,
+    /// True once every enabled watcher has listed.
+    pub ready: watch::Receiver<bool>,
+    /// Each watcher's status.
+    pub status: watch::Receiver<BTreeMap<Source, FeedStatus>>,
+    /// Diffs, for the hub (which is not built yet: nothing subscribes outside the tests).
+    #[allow(dead_code)]
+    pub diffs: broadcast::Sender<Diff>,
+}
+
+impl Owner {
+    /// An owner starting from `topology` (usually empty, or holding the cluster entity), expecting these
+    /// watchers to report.
+    pub fn new(topology: Topology, sources: impl IntoIterator<Item = Source>) -> (Owner, Outputs) {
+        let (topology_tx, topology_rx) = watch::channel(Arc::new(topology.clone()));
+        let status: BTreeMap<Source, FeedStatus> =
+            sources.into_iter().map(|s| (s, FeedStatus::Syncing)).collect();
+        let ready = status.is_empty();
+        let (ready_tx, ready_rx) = watch::channel(ready);
+        let (status_tx, status_rx) = watch::channel(status.clone());
+        let (diff_tx, _) = broadcast::channel(DIFF_CAPACITY);
+        let outputs =
+            Outputs { topology: topology_rx, ready: ready_rx, status: status_rx, diffs: diff_tx.clone() };
+        let owner = Owner {
+            topology,
+            derived: Derived::default(),
+            status,
+            listed: HashSet::new(),
+            relisting: HashMap::new(),
+            topology_tx,
+            ready_tx,
+            status_tx,
+            diff_tx,
+        };
+        (owner, outputs)
+    }
+
+    /// Applies updates until every sender is gone.
+    pub async fn run(mut self, mut updates: mpsc::Receiver<Update>) {
+        let mut batch = Vec::new();
+        while updates.recv_many(&mut batch, 1024).await > 0 {
+            // Drain whatever else is already queued so a burst becomes one diff.
+            while let Ok(update) = updates.try_recv() {
+                batch.push(update);
+            }
+            self.apply_batch(batch.drain(..));
+        }
+    }
+
+    /// Applies a batch in one transaction and publishes what changed. Returns the diff, if any.
+    pub fn apply_batch(&mut self, updates: impl IntoIterator<Item = Update>) -> Option<Diff> {
+        let mut status_changed = false;
+        let mut tx = self.topology.transaction();
+        for Update { source, event } in updates {
+            match event {
+                Event::Apply(object) => apply(&mut tx, &mut self.derived, object),
+                Event::Delete(id) => delete(&mut tx, &mut self.derived, source.feed, &id),
+                Event::InitStart => {
+                    self.relisting.insert(source, HashSet::new());
+                }
+                Event::InitApply(object) => {
+                    if let Some(seen) = self.relisting.get_mut(&source) {
+                        seen.insert(object.id().clone());
+                    }
+                    apply(&mut tx, &mut self.derived, object);
+                }
+                Event::InitDone => {
+                    let seen = self.relisting.remove(&source).unwrap_or_default();
+                    replace(&mut tx, &mut self.derived, &source, &seen);
+                    self.listed.insert(source.clone());
+                    status_changed |= set_status(&mut self.status, source, &FeedStatus::Ready);
+                }
+                Event::Status(status) => {
+                    if matches!(status, FeedStatus::Forbidden(_) | FeedStatus::Missing) {
+                        // Whatever we had from it can no longer be kept up to date.
+                        replace(&mut tx, &mut self.derived, &source, &HashSet::new());
+                    }
+                    status_changed |= set_status(&mut self.status, source, &status);
+                }
+            }
+        }
+        let diff = tx.commit();
+        if let Some(diff) = &diff {
+            self.topology_tx.send_replace(Arc::new(self.topology.clone()));
+            // No receiver yet is fine: the hub subscribes when it starts.
+            let _ = self.diff_tx.send(diff.clone());
+        }
+        if status_changed {
+            // Every watcher has listed, or cannot (forbidden, missing). One that failed before its first list is
+            // still waited for: it retries with backoff.
+            let ready = self.status.iter().all(|(source, status)| {
+                self.listed.contains(source)
+                    || matches!(status, FeedStatus::Forbidden(_) | FeedStatus::Missing)
+            });
+            self.status_tx.send_replace(self.status.clone());
+            self.ready_tx.send_if_modified(|r| {
+                // Ready once; a later error keeps serving the last good picture.
+                let changed = ready && !*r;
+                *r |= ready;
+                changed
+            });
+        }
+        diff
+    }
+}
+
+/// State derived from more than one object.
+#[derive(Default)]
+struct Derived {
+    /// Endpoint counts by service id, folded into the service entity whenever either side changes.
+    endpoints: HashMap<EntityId, Endpoints>,
+    /// The config maps and secrets each pod reads (by name: they are never watched).
+    pod_refs: HashMap<EntityId, Vec<EntityId>>,
+    /// How many pods read each reference; the reference entity exists while this is positive.
+    ref_counts: HashMap<EntityId, u32>,
+}
+
+fn set_status(status: &mut BTreeMap<Source, FeedStatus>, source: Source, new: &FeedStatus) -> bool {
+    // An error after the first list does not make a feed syncing again; it is reported, readiness stays.
+    let old = status.insert(source, new.clone());
+    old.as_ref() != Some(new)
+}
+
+fn apply(tx: &mut Transaction<'_>, derived: &mut Derived, object: Object) {
+    match object {
+        Object::Entity(mut entity) => {
+            if let Details::Service(svc) = &mut entity.details {
+                svc.endpoints = derived.endpoints.get(&entity.id).copied();
+            }
+            upsert(tx, derived, *entity);
+        }
+        Object::Endpoints(id, counts) => {
+            derived.endpoints.insert(id.clone(), counts);
+            refresh_service(tx, &id, Some(counts));
+        }
+    }
+}
+
+fn delete(tx: &mut Transaction<'_>, derived: &mut Derived, feed: Feed, id: &EntityId) {
+    match feed {
+        Feed::Kind(_) => remove(tx, derived, id),
+        Feed::Endpoints => {
+            derived.endpoints.remove(id);
+            refresh_service(tx, id, None);
+        }
+    }
+}
+
+/// Ends a relist: removes what the source owns that the new list did not contain.
+fn replace(tx: &mut Transaction<'_>, derived: &mut Derived, source: &Source, seen: &HashSet<EntityId>) {
+    let in_scope = |id: &EntityId| source.namespace.as_deref().is_none_or(|ns| id.namespace() == ns);
+    match source.feed {
+        Feed::Kind(kind) => {
+            let gone: Vec<EntityId> = tx
+                .topology()
+                .entities()
+                .filter(|e| e.kind == kind && in_scope(&e.id) && !seen.contains(&e.id))
+                .map(|e| e.id.clone())
+                .collect();
+            for id in gone {
+                remove(tx, derived, &id);
+            }
+        }
+        Feed::Endpoints => {
+            let gone: Vec<EntityId> =
+                derived.endpoints.keys().filter(|id| in_scope(id) && !seen.contains(*id)).cloned().collect();
+            for id in gone {
+                derived.endpoints.remove(&id);
+                refresh_service(tx, &id, None);
+            }
+        }
+    }
+}
+
+fn refresh_service(tx: &mut Transaction<'_>, id: &EntityId, counts: Option<Endpoints>) {
+    let Some(mut service) = tx.topology().get(id).cloned() else { return };
+    if let Details::Service(svc) = &mut service.details {
+        svc.endpoints = counts;
+        let id = service.id.clone();
+        if let Err(error) = tx.upsert(service) {
+            tracing::warn!(%id, %error, "skipping an entity the topology refuses");
+        }
+    }
+}
+
+/// Upserts an entity; for a pod, also keeps the config map and secret reference entities it reads.
+fn upsert(tx: &mut Transaction<'_>, derived: &mut Derived, entity: Entity) {
+    let id = entity.id.clone();
+    let refs: Option<Vec<EntityId>> = entity
+        .pod()
+        .map(|pod| pod.mounts.iter().filter(|r| r.kind.is_reference()).map(|r| id.sibling(r)).collect());
+    if let Err(error) = tx.upsert(entity) {
+        tracing::warn!(%id, %error, "skipping an entity the topology refuses");
+        return;
+    }
+    if let Some(refs) = refs {
+        for r in &refs {
+            retain_ref(tx, derived, r);
+        }
+        for r in derived.pod_refs.insert(id, refs).unwrap_or_default() {
+            release_ref(tx, derived, &r);
+        }
+    }
+}
+
+/// Removes an entity; for a pod, releases the references it read.
+fn remove(tx: &mut Transaction<'_>, derived: &mut Derived, id: &EntityId) {
+    tx.remove(id);
+    for r in derived.pod_refs.remove(id).unwrap_or_default() {
+        release_ref(tx, derived, &r);
+    }
+}
+
+fn retain_ref(tx: &mut Transaction<'_>, derived: &mut Derived, id: &EntityId) {
+    let count = derived.ref_counts.entry(id.clone()).or_insert(0);
+    *count += 1;
+    if *count == 1 {
+        if let Err(error) = tx.upsert(Entity::new(id.clone())) {
+            tracing::warn!(%id, %error, "skipping a reference the topology refuses");
+        }
+    }
+}
+
+fn release_ref(tx: &mut Transaction<'_>, derived: &mut Derived, id: &EntityId) {
+    if let Some(count) = derived.ref_counts.get_mut(id) {
+        *count -= 1;
+        if *count == 0 {
+            derived.ref_counts.remove(id);
+            tx.remove(id);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use topology::{Kind, Labels, RelationKind};
+
+    fn pod(ns: &str, name: &str) -> Object {
+        let mut e = Entity::new(EntityId::new("c", Kind::Pod, ns, name));
+        e.uid = format!("uid-{name}");
+        e.labels = Labels::from_pairs([("app", "web")]);
+        Object::Entity(Box::new(e))
+    }
+
+    fn service(name: &str) -> Object {
+        let mut e = Entity::new(EntityId::new("c", Kind::Service, "ns", name));
+        e.uid = format!("uid-{name}");
+        if let Details::Service(s) = &mut e.details {
+            s.selector = [("app".to_owned(), "web".to_owned())].into();
+        }
+        Object::Entity(Box::new(e))
+    }
+
+    fn source(feed: Feed) -> Source {
+        Source { feed, namespace: None }
+    }
+
+    fn pods() -> Source {
+        source(Feed::Kind(Kind::Pod))
+    }
+
+    fn up(source: &Source, event: Event) -> Update {
+        Update { source: source.clone(), event }
+    }
+
+    fn names(owner: &Owner, kind: Kind) -> Vec<String> {
+        owner.topology.entities().filter(|e| e.kind == kind).map(|e| e.id.to_string()).collect()
+    }
+
+    fn listed(source: &Source, objects: Vec<Object>) -> Vec<Update> {
+        let mut out = vec![up(source, Event::InitStart)];
+        out.extend(objects.into_iter().map(|o| up(source, Event::InitApply(o))));
+        out.push(up(source, Event::InitDone));
+        out
+    }
+
+    #[test]
+    fn a_relist_removes_what_the_new_list_lacks() {
+        let (mut owner, _outputs) = Owner::new(Topology::new(), [pods()]);
+        owner.apply_batch(listed(&pods(), vec![pod("ns", "a"), pod("ns", "b")]));
+        // Watch missed b's deletion (410 Gone), then relisted: b must not linger as a ghost.
+        owner.apply_batch(listed(&pods(), vec![pod("ns", "a"), pod("ns", "c")]));
+        assert_eq!(names(&owner, Kind::Pod), ["c/pod/ns/a", "c/pod/ns/c"]);
+    }
+
+    #[test]
+    fn a_relist_of_one_namespace_leaves_the_others_alone() {
+        let a = Source { feed: Feed::Kind(Kind::Pod), namespace: Some("a".into()) };
+        let b = Source { feed: Feed::Kind(Kind::Pod), namespace: Some("b".into()) };
+        let (mut owner, _outputs) = Owner::new(Topology::new(), [a.clone(), b.clone()]);
+        owner.apply_batch(listed(&a, vec![pod("a", "x")]));
+        owner.apply_batch(listed(&b, vec![pod("b", "y")]));
+        owner.apply_batch(listed(&a, vec![]));
+        assert_eq!(names(&owner, Kind::Pod), ["c/pod/b/y"]);
+    }
+
+    #[test]
+    fn a_burst_is_one_diff_and_a_no_op_publishes_nothing() {
+        let (mut owner, outputs) = Owner::new(Topology::new(), [pods()]);
+        let mut diffs = outputs.diffs.subscribe();
+        let diff = owner.apply_batch(listed(&pods(), vec![pod("ns", "a"), pod("ns", "b")])).unwrap();
+        assert_eq!((diff.base_seq, diff.seq), (0, 1));
+        assert_eq!(diffs.try_recv().unwrap(), diff);
+        assert_eq!(outputs.topology.borrow().len(), 2);
+        // The same objects again change nothing: no diff, no new snapshot.
+        let mut snapshots = outputs.topology.clone();
+        snapshots.mark_unchanged();
+        assert!(owner.apply_batch([up(&pods(), Event::Apply(pod("ns", "a")))]).is_none());
+        assert!(!snapshots.has_changed().unwrap());
+        assert!(diffs.try_recv().is_err());
+        // A deletion is a change.
+        assert!(owner
+            .apply_batch([up(&pods(), Event::Delete(EntityId::new("c", Kind::Pod, "ns", "a")))])
+            .is_some());
+        assert!(snapshots.has_changed().unwrap());
+        assert_eq!(outputs.topology.borrow().len(), 1);
+    }
+
+    #[test]
+    fn ready_waits_for_every_watcher_but_not_for_a_forbidden_one() {
+        let services = source(Feed::Kind(Kind::Service));
+        let (mut owner, outputs) = Owner::new(Topology::new(), [pods(), services.clone()]);
+        assert!(!*outputs.ready.borrow());
+        owner.apply_batch(listed(&services, vec![service("web")]));
+        assert!(!*outputs.ready.borrow(), "pods have not listed yet");
+        owner.apply_batch([up(&pods(), Event::Status(FeedStatus::Forbidden("pods is forbidden".into())))]);
+        assert!(*outputs.ready.borrow());
+        assert_eq!(outputs.status.borrow()[&pods()], FeedStatus::Forbidden("pods is forbidden".into()));
+        assert_eq!(outputs.status.borrow()[&services], FeedStatus::Ready);
+        assert_eq!(names(&owner, Kind::Service), ["c/service/ns/web"]);
+    }
+
+    #[test]
+    fn a_watcher_that_failed_before_its_first_list_is_still_waited_for() {
+        let (mut owner, outputs) = Owner::new(Topology::new(), [pods()]);
+        owner.apply_batch([up(&pods(), Event::Status(FeedStatus::Error("connection refused".into())))]);
+        assert!(!*outputs.ready.borrow());
+        owner.apply_batch(listed(&pods(), vec![pod("ns", "a")]));
+        assert!(*outputs.ready.borrow());
+        // A later failure keeps serving the last good picture: still ready.
+        owner.apply_batch([up(&pods(), Event::Status(FeedStatus::Error("410 Gone".into())))]);
+        assert!(*outputs.ready.borrow());
+        assert_eq!(outputs.status.borrow()[&pods()], FeedStatus::Error("410 Gone".into()));
+    }
+
+    #[test]
+    fn endpoint_counts_fold_into_their_service_whichever_comes_first() {
+        let services = source(Feed::Kind(Kind::Service));
+        let endpoints = source(Feed::Endpoints);
+        let id = EntityId::new("c", Kind::Service, "ns", "web");
+        let counts = Endpoints { ready: 2, not_ready: 1 };
+        let (mut owner, _outputs) = Owner::new(Topology::new(), [services.clone(), endpoints.clone()]);
+        owner.apply_batch([up(&endpoints, Event::Apply(Object::Endpoints(id.clone(), counts)))]);
+        owner.apply_batch([up(&services, Event::Apply(service("web")))]);
+        assert_eq!(owner.topology.get(&id).unwrap().service().unwrap().endpoints, Some(counts));
+        owner.apply_batch([up(&endpoints, Event::Delete(id.clone()))]);
+        assert_eq!(owner.topology.get(&id).unwrap().service().unwrap().endpoints, None);
+        owner.apply_batch([up(&endpoints, Event::Apply(Object::Endpoints(id.clone(), counts)))]);
+        assert_eq!(owner.topology.get(&id).unwrap().service().unwrap().endpoints, Some(counts));
+        // A relist without it clears the counts, the service stays.
+        owner.apply_batch(listed(&endpoints, vec![]));
+        assert_eq!(owner.topology.get(&id).unwrap().service().unwrap().endpoints, None);
+    }
+
+    fn pod_mounting(name: &str, refs: &[(Kind, &str)]) -> Object {
+        let Object::Entity(mut e) = pod("ns", name) else { unreachable!() };
+        if let Details::Pod(p) = &mut e.details {
+            p.mounts = refs.iter().map(|(kind, n)| topology::Ref::new(*kind, "ns", *n)).collect();
+        }
+        Object::Entity(e)
+    }
+
+    #[test]
+    fn config_maps_and_secrets_exist_while_a_pod_reads_them() {
+        let (mut owner, _outputs) = Owner::new(Topology::new(), [pods()]);
+        let cfg = (Kind::ConfigMap, "cfg");
+        let tls = (Kind::Secret, "tls");
+        owner.apply_batch([
+            up(&pods(), Event::Apply(pod_mounting("a", &[cfg, tls]))),
+            up(&pods(), Event::Apply(pod_mounting("b", &[cfg]))),
+        ]);
+        assert_eq!(names(&owner, Kind::ConfigMap), ["c/configmap/ns/cfg"]);
+        assert_eq!(names(&owner, Kind::Secret), ["c/secret/ns/tls"]);
+        assert_eq!(owner.topology.relations().filter(|r| r.kind == RelationKind::Mounts).count(), 3);
+        // a stops reading the secret: it goes; the config map stays while b reads it.
+        owner.apply_batch([up(&pods(), Event::Apply(pod_mounting("a", &[cfg])))]);
+        assert!(names(&owner, Kind::Secret).is_empty());
+        owner.apply_batch([up(&pods(), Event::Delete(EntityId::new("c", Kind::Pod, "ns", "a")))]);
+        assert_eq!(names(&owner, Kind::ConfigMap), ["c/configmap/ns/cfg"]);
+        // A relist without b: no ghost pod, no ghost reference.
+        owner.apply_batch(listed(&pods(), vec![]));
+        assert!(names(&owner, Kind::ConfigMap).is_empty());
+        assert!(owner.topology.is_empty());
+    }
+
+    #[test]
+    fn a_service_selects_the_pods_the_owner_holds() {
+        let (mut owner, _outputs) = Owner::new(Topology::new(), [pods()]);
+        owner.apply_batch([
+            up(&source(Feed::Kind(Kind::Service)), Event::Apply(service("web"))),
+            up(&pods(), Event::Apply(pod("ns", "a"))),
+        ]);
+        assert_eq!(owner.topology.relations().filter(|r| r.kind == RelationKind::Selects).count(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_owner_task_drains_its_channel_and_stops_when_the_watchers_are_gone() {
+        let (owner, outputs) = Owner::new(Topology::new(), [pods()]);
+        let (tx, rx) = mpsc::channel(16);
+        for update in listed(&pods(), vec![pod("ns", "a"), pod("ns", "b")]) {
+            tx.send(update).await.unwrap();
+        }
+        drop(tx);
+        owner.run(rx).await;
+        assert_eq!(outputs.topology.borrow().len(), 2);
+        assert_eq!(outputs.topology.borrow().seq(), 1, "one burst, one diff");
+        assert!(*outputs.ready.borrow());
+    }
+}

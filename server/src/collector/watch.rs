@@ -1,0 +1,330 @@
+//! Watchers: one kube-runtime pipeline per kind (per namespace with an allowlist), projected at once.
+//!
+//! Each pipeline is `watcher(api, Config::default()).default_backoff()`; every object is turned into a compact
+//! entity by [`super::project`] the moment it arrives and the full object is dropped, so no reflector store of
+//! Kubernetes objects exists (this also strips `managedFields`, annotations and env values: the projections
+//! never copy them). Events keep kube-runtime's shape (`Init`/`InitApply`/`InitDone`) so the owner can replace
+//! a kind's entities wholesale after a relist (e.g. a 410 after an apiserver restart).
+//!
+//! **Discovery and fallbacks.** Before starting, the group versions we speak are asked for their resources
+//! (`/api/v1`, `/apis/<group>/<version>`): a kind the server lacks is reported [`FeedStatus::Missing`] and not
+//! watched. What we speak, by choice:
+//! - endpoint counts from core `v1/endpoints` only (served by every version; `EndpointSlice` is not needed for
+//!   two counts, and 1.20 only has its `v1beta1`);
+//! - `batch/v1` `CronJob`, falling back to `batch/v1beta1` (servers before 1.21) read as a `DynamicObject`
+//!   (k8s-openapi has no `v1beta1` types) and projected from its JSON;
+//! - `autoscaling/v1` HPAs (served everywhere; `v2` adds metric details the model does not carry).
+//!
+//! A 403 becomes [`FeedStatus::Forbidden`] for that watcher alone; it keeps retrying with backoff (RBAC may be
+//! granted later), and the other watchers are unaffected. Secrets are never requested.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt::Debug;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::{CronJob, Job};
+use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+use topology::Kind;
+
+use super::{project, Event, Feed, FeedStatus, Object, Source, Update};
+
+/// Every feed the collector can run, with the group version and resource name discovery checks.
+/// Secrets are not in it, and never will be: the collector neither needs nor wants their data.
+pub const FEEDS: [(Feed, &str, &str); 14] = [
+    (Feed::Kind(Kind::Namespace), "v1", "namespaces"),
+    (Feed::Kind(Kind::Node), "v1", "nodes"),
+    (Feed::Kind(Kind::Pod), "v1", "pods"),
+    (Feed::Kind(Kind::Service), "v1", "services"),
+    (Feed::Endpoints, "v1", "endpoints"),
+    (Feed::Kind(Kind::PersistentVolumeClaim), "v1", "persistentvolumeclaims"),
+    (Feed::Kind(Kind::Deployment), "apps/v1", "deployments"),
+    (Feed::Kind(Kind::ReplicaSet), "apps/v1", "replicasets"),
+    (Feed::Kind(Kind::StatefulSet), "apps/v1", "statefulsets"),
+    (Feed::Kind(Kind::DaemonSet), "apps/v1", "daemonsets"),
+    (Feed::Kind(Kind::Job), "batch/v1", "jobs"),
+    (Feed::Kind(Kind::CronJob), "batch/v1", "cronjobs"),
+    (Feed::Kind(Kind::Ingress), "networking.k8s.io/v1", "ingresses"),
+    (Feed::Kind(Kind::HorizontalPodAutoscaler), "autoscaling/v1", "horizontalpodautoscalers"),
+];
+
+/// Older versions tried when a feed's version in [`FEEDS`] is not served: `batch/v1beta1` cron jobs (servers
+/// before 1.21), read as dynamic objects because k8s-openapi has no `v1beta1` types; their JSON has the same
+/// shape for every field the projection reads.
+pub const FALLBACKS: [(Feed, &str, &str); 1] = [(Feed::Kind(Kind::CronJob), "batch/v1beta1", "cronjobs")];
+
+/// Why the collector could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    /// The server did not answer discovery of the core API: unreachable, wrong CA, bad credentials.
+    #[error("cannot reach the API server")]
+    Unreachable(#[source] kube::Error),
+}
+
+/// What to watch.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Only these namespaces (empty: all).
+    pub namespaces: Vec<String>,
+    /// Kinds not to watch.
+    pub skip: BTreeSet<Kind>,
+}
+
+/// The watchers to run and the feeds the server does not serve.
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// One per watcher.
+    pub sources: Vec<Source>,
+    /// Feeds the server lacks (reported as missing).
+    pub missing: Vec<Source>,
+    /// Feeds served only in their [`FALLBACKS`] version.
+    pub fallbacks: BTreeSet<Feed>,
+}
+
+/// Asks the server which of [`FEEDS`] it serves and plans one watcher per feed (and namespace).
+///
+/// # Errors
+/// [`WatchError::Unreachable`] when even the core API cannot be discovered.
+pub async fn plan(client: &Client, selection: &Selection) -> Result<Plan, WatchError> {
+    let core = client.list_core_api_resources("v1").await.map_err(WatchError::Unreachable)?;
+    let mut served: HashSet<(String, String)> =
+        core.resources.into_iter().map(|r| ("v1".to_owned(), r.name)).collect();
+    let groups: BTreeSet<&str> =
+        FEEDS.iter().chain(&FALLBACKS).map(|(_, gv, _)| *gv).filter(|gv| *gv != "v1").collect();
+    for gv in groups {
+        match client.list_api_group_resources(gv).await {
+            Ok(list) => served.extend(list.resources.into_iter().map(|r| (gv.to_owned(), r.name))),
+            Err(error) => tracing::info!(group = gv, %error, "group version not served"),
+        }
+    }
+    let mut plan = Plan::default();
+    for (feed, gv, resource) in FEEDS {
+        if plan_skips(feed, selection) {
+            continue;
+        }
+        let namespaced = feed_kind(feed).is_namespaced();
+        let sources: Vec<Source> = if namespaced && !selection.namespaces.is_empty() {
+            selection.namespaces.iter().map(|ns| Source { feed, namespace: Some(ns.clone()) }).collect()
+        } else {
+            vec![Source { feed, namespace: None }]
+        };
+        let fallback = FALLBACKS.iter().find(|(f, gv, resource)| {
+            *f == feed && served.contains(&((*gv).to_owned(), (*resource).to_owned()))
+        });
+        if served.contains(&(gv.to_owned(), resource.to_owned())) {
+            plan.sources.extend(sources);
+        } else if let Some((_, old, _)) = fallback {
+            tracing::info!(%feed, group_version = old, "served only in an older version: watching that");
+            plan.fallbacks.insert(feed);
+            plan.sources.extend(sources);
+        } else {
+            tracing::warn!(%feed, group_version = gv, "not served by this API server: skipped");
+            plan.missing.extend(sources);
+        }
+    }
+    Ok(plan)
+}
+
+/// The entity kind a feed produces or updates.
+fn feed_kind(feed: Feed) -> Kind {
+    match feed {
+        Feed::Kind(kind) => kind,
+        Feed::Endpoints => Kind::Service,
+    }
+}
+
+/// Whether the plan leaves a feed out: skipped by the user (`--skip-kinds services` also skips endpoints),
+/// or a secret, which is never requested.
+fn plan_skips(feed: Feed, selection: &Selection) -> bool {
+    let kind = feed_kind(feed);
+    kind == Kind::Secret || selection.skip.contains(&kind)
+}
+
+type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The watcher task for one source: runs until the owner is gone.
+pub fn task(
+    client: Client,
+    cluster: &Arc<str>,
+    source: Source,
+    fallback: bool,
+    allow: Arc<[String]>,
+    tx: mpsc::Sender<Update>,
+) -> Task {
+    macro_rules! feed {
+        ($ty:ty, $project:path) => {{
+            let c = Arc::clone(cluster);
+            Box::pin(run::<$ty>(api(&client, &source), source, tx, move |o| {
+                $project(&c, o).map(|e| Object::Entity(Box::new(e)))
+            }))
+        }};
+    }
+    macro_rules! cluster_feed {
+        ($ty:ty, $project:path) => {{
+            let c = Arc::clone(cluster);
+            Box::pin(run::<$ty>(Api::all(client), source, tx, move |o| {
+                $project(&c, o).map(|e| Object::Entity(Box::new(e)))
+            }))
+        }};
+    }
+    match source.feed {
+        Feed::Kind(Kind::Namespace) => {
+            let c = Arc::clone(cluster);
+            Box::pin(run::<Namespace>(Api::all(client), source, tx, move |o| {
+                let e = project::namespace_to_entity(&c, o)?;
+                (allow.is_empty() || allow.iter().any(|ns| ns == e.name()))
+                    .then(|| Object::Entity(Box::new(e)))
+            }))
+        }
+        Feed::Kind(Kind::Node) => cluster_feed!(Node, project::node_to_entity),
+        Feed::Kind(Kind::Pod) => feed!(Pod, project::pod_to_entity),
+        Feed::Kind(Kind::Service) => feed!(Service, project::service_to_entity),
+        Feed::Endpoints => {
+            let c = Arc::clone(cluster);
+            Box::pin(run::<Endpoints>(api(&client, &source), source, tx, move |o| {
+                project::endpoints_counts(&c, o).map(|(id, counts)| Object::Endpoints(id, counts))
+            }))
+        }
+        Feed::Kind(Kind::PersistentVolumeClaim) => feed!(PersistentVolumeClaim, project::pvc_to_entity),
+        Feed::Kind(Kind::Deployment) => feed!(Deployment, project::deployment_to_entity),
+        Feed::Kind(Kind::ReplicaSet) => feed!(ReplicaSet, project::replicaset_to_entity),
+        Feed::Kind(Kind::StatefulSet) => feed!(StatefulSet, project::statefulset_to_entity),
+        Feed::Kind(Kind::DaemonSet) => feed!(DaemonSet, project::daemonset_to_entity),
+        Feed::Kind(Kind::Job) => feed!(Job, project::job_to_entity),
+        Feed::Kind(Kind::CronJob) if fallback => {
+            let c = Arc::clone(cluster);
+            let resource = ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("batch", "v1beta1", "CronJob"),
+                "cronjobs",
+            );
+            let api = match &source.namespace {
+                Some(ns) => Api::<DynamicObject>::namespaced_with(client, ns, &resource),
+                None => Api::<DynamicObject>::all_with(client, &resource),
+            };
+            Box::pin(run::<DynamicObject>(api, source, tx, move |o| {
+                project::cronjob_v1beta1_to_entity(&c, o).map(|e| Object::Entity(Box::new(e)))
+            }))
+        }
+        Feed::Kind(Kind::CronJob) => feed!(CronJob, project::cronjob_to_entity),
+        Feed::Kind(Kind::Ingress) => feed!(Ingress, project::ingress_to_entity),
+        Feed::Kind(Kind::HorizontalPodAutoscaler) => feed!(HorizontalPodAutoscaler, project::hpa_to_entity),
+        Feed::Kind(Kind::Cluster | Kind::ConfigMap | Kind::Secret) => Box::pin(async {}),
+    }
+}
+
+fn api<K>(client: &Client, source: &Source) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match &source.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Runs one watcher: projects every event, sends it to the owner, reports status changes once each.
+async fn run<K>(api: Api<K>, source: Source, tx: mpsc::Sender<Update>, project: impl Fn(&K) -> Option<Object>)
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let stream = watcher(api, watcher::Config::default()).default_backoff();
+    let mut stream = std::pin::pin!(stream);
+    let mut last_status = FeedStatus::Syncing;
+    while let Some(item) = stream.next().await {
+        let event = match item {
+            Ok(watcher::Event::Apply(object)) => project(&object).map(Event::Apply),
+            Ok(watcher::Event::Delete(object)) => project(&object).map(|o| Event::Delete(o.id().clone())),
+            Ok(watcher::Event::Init) => Some(Event::InitStart),
+            Ok(watcher::Event::InitApply(object)) => project(&object).map(Event::InitApply),
+            Ok(watcher::Event::InitDone) => {
+                if last_status != FeedStatus::Ready {
+                    tracing::info!(%source, "listed; watching");
+                }
+                last_status = FeedStatus::Ready;
+                Some(Event::InitDone)
+            }
+            Err(error) => {
+                let status = classify(&error);
+                if status == last_status {
+                    None
+                } else {
+                    tracing::warn!(%source, %error, "watch failed; retrying with backoff");
+                    last_status = status.clone();
+                    Some(Event::Status(status))
+                }
+            }
+        };
+        if let Some(event) = event {
+            if tx.send(Update { source: source.clone(), event }).await.is_err() {
+                return; // the owner is gone: shutting down
+            }
+        }
+    }
+}
+
+/// What a watcher error means for the status: 403 forbidden, 404 missing, anything else an error.
+pub fn classify(error: &watcher::Error) -> FeedStatus {
+    let code = match error {
+        watcher::Error::InitialListFailed(kube::Error::Api(status))
+        | watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchFailed(kube::Error::Api(status))
+        | watcher::Error::WatchError(status) => Some((status.code, status.message.clone())),
+        _ => None,
+    };
+    match code {
+        Some((403, message)) => FeedStatus::Forbidden(message),
+        Some((404, _)) => FeedStatus::Missing,
+        _ => FeedStatus::Error(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    fn api_error(code: u16, message: &str) -> kube::Error {
+        kube::Error::Api(Status::failure(message, "Reason").with_code(code).boxed())
+    }
+
+    #[test]
+    fn a_403_is_forbidden_a_404_missing_and_the_rest_an_error() {
+        let forbidden = watcher::Error::InitialListFailed(api_error(403, "pods is forbidden"));
+        assert_eq!(classify(&forbidden), FeedStatus::Forbidden("pods is forbidden".into()));
+        let missing = watcher::Error::WatchStartFailed(api_error(404, "not found"));
+        assert_eq!(classify(&missing), FeedStatus::Missing);
+        let gone = watcher::Error::WatchError(
+            Status::failure("too old resource version", "Expired").with_code(410).boxed(),
+        );
+        assert!(matches!(classify(&gone), FeedStatus::Error(_)));
+        assert!(matches!(classify(&watcher::Error::NoResourceVersion), FeedStatus::Error(_)));
+    }
+
+    #[test]
+    fn secrets_are_never_watched() {
+        assert!(FEEDS
+            .iter()
+            .all(|(feed, _, resource)| *feed != Feed::Kind(Kind::Secret) && *resource != "secrets"));
+        // And even a future table entry would be filtered out by the plan.
+        assert!(plan_skips(Feed::Kind(Kind::Secret), &Selection::default()));
+        assert!(plan_skips(
+            Feed::Kind(Kind::Pod),
+            &Selection { skip: [Kind::Pod].into(), ..Selection::default() }
+        ));
+        assert!(plan_skips(
+            Feed::Endpoints,
+            &Selection { skip: [Kind::Service].into(), ..Selection::default() }
+        ));
+        assert!(!plan_skips(Feed::Kind(Kind::Pod), &Selection::default()));
+    }
+}

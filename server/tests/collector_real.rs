@@ -1,0 +1,495 @@
+//! The collector against a REAL control plane (kube-apiserver, controller-manager and scheduler v1.20.2 from
+//! `scripts/control-plane.sh`): the `gestalt-live serve` binary watches it, and `/api/v1/topology` must show what
+//! the real controllers made, converge after scaling, deletion and an apiserver restart, and survive a user that
+//! may not list pods. No kubelet runs, so the test plays one: it makes a Node Ready and finishes the graceful
+//! deletion of pods.
+//!
+//! `GESTALT_SKIP_CONTROL_PLANE=1` skips it (loudly).
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, Service};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use serde_json::json;
+use topology::{Kind, RelationKind, Topology};
+
+const NS: &str = "gestalt-it";
+const NODE: &str = "gestalt-it-node";
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// A started control plane, stopped on drop (also when a check panics).
+struct ControlPlane {
+    dir: PathBuf,
+    kubeconfig: PathBuf,
+    limited: PathBuf,
+}
+
+impl ControlPlane {
+    fn start() -> ControlPlane {
+        let script = root().join("scripts/control-plane.sh");
+        let status = Command::new(&script).arg("build").status().expect("run control-plane.sh build");
+        assert!(status.success(), "control-plane.sh build failed");
+        let dir = std::env::temp_dir().join(format!("gestalt-collector-it-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cp = ControlPlane {
+            dir: dir.clone(),
+            kubeconfig: dir.join("kubeconfig"),
+            limited: dir.join("kubeconfig-limited"),
+        };
+        let status =
+            Command::new(&script).arg("start").arg(&dir).status().expect("run control-plane.sh start");
+        assert!(status.success(), "control-plane.sh start failed (logs in {}/logs)", dir.display());
+        cp
+    }
+
+    /// A value `start` wrote into `DIR/env` (`export NAME=value`).
+    fn env(&self, name: &str) -> String {
+        let env = std::fs::read_to_string(self.dir.join("env")).unwrap();
+        let prefix = format!("export {name}=");
+        env.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .unwrap_or_else(|| panic!("{name} not in env"))
+            .trim_matches('\'')
+            .to_owned()
+    }
+
+    fn restart_apiserver(&self) {
+        let script = root().join("scripts/control-plane.sh");
+        let status = Command::new(script).arg("restart-apiserver").arg(&self.dir).status().unwrap();
+        assert!(status.success(), "restart-apiserver failed");
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        let script = root().join("scripts/control-plane.sh");
+        let _ = Command::new(script).arg("stop").arg(&self.dir).status();
+        if std::thread::panicking() {
+            eprintln!("collector_real: kept {} (logs)", self.dir.display());
+        } else {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A running `gestalt-live serve`, killed on drop.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(kubeconfig: &Path, site: &Path, name: &str) -> Server {
+        Server::start_with(&["--kubeconfig".into(), kubeconfig.display().to_string()], site, name)
+    }
+
+    fn start_with(flags: &[String], site: &Path, name: &str) -> Server {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let log = site.parent().unwrap().join(format!("{name}.log"));
+        let child = Command::new(env!("CARGO_BIN_EXE_gestalt-live"))
+            .arg("serve")
+            .args(flags)
+            .args(["--listen", &addr.to_string(), "--site-root"])
+            .arg(site)
+            .env("GESTALT_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start gestalt-live serve");
+        Server { child, addr, log }
+    }
+
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        let mut stream = TcpStream::connect_timeout(&self.addr, Duration::from_secs(2)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+        write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let (head, body) = response.split_once("\r\n\r\n")?;
+        let status = head.split_whitespace().nth(1)?.parse().ok()?;
+        Some((status, body.to_owned()))
+    }
+
+    fn topology(&self) -> Option<Topology> {
+        match self.get("/api/v1/topology")? {
+            (200, body) => Some(serde_json::from_str(&body).expect("topology JSON")),
+            _ => None,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("----- gestalt-live log {}:\n{}", self.log.display(), self.log());
+        }
+    }
+}
+
+async fn client(kubeconfig: &Path) -> Client {
+    let config = Config::from_custom_kubeconfig(
+        Kubeconfig::read_from(kubeconfig).unwrap(),
+        &KubeConfigOptions::default(),
+    )
+    .await
+    .unwrap();
+    Client::try_from(config).unwrap()
+}
+
+/// Acts as the kubelet would: finishes the graceful deletion of terminating pods.
+async fn reap_terminating_pods(client: &Client) {
+    let pods: Api<Pod> = Api::all(client.clone());
+    let Ok(list) = pods.list(&ListParams::default()).await else { return };
+    for pod in list.items.iter().filter(|p| p.metadata.deletion_timestamp.is_some()) {
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let _ = Api::<Pod>::namespaced(client.clone(), &ns)
+            .delete(&name, &DeleteParams::default().grace_period(0))
+            .await;
+    }
+}
+
+/// Polls `check` (reaping terminating pods in between) until it returns `Ok`, or panics with its last `Err`.
+async fn within<T>(what: &str, client: &Client, mut check: impl AsyncFnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(last) if Instant::now() > deadline => panic!("{what}: not within {TIMEOUT:?}: {last}"),
+            Err(_) => {
+                reap_terminating_pods(client).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+fn names(topology: &Topology, kind: Kind, ns: &str) -> BTreeSet<String> {
+    topology
+        .entities()
+        .filter(|e| e.kind == kind && e.namespace() == ns)
+        .map(|e| e.name().to_owned())
+        .collect()
+}
+
+fn has_relation(topology: &Topology, from: Kind, kind: RelationKind, to: Kind) -> usize {
+    topology
+        .relations()
+        .filter(|r| r.kind == kind && r.from.kind() == from && r.to.kind() == to)
+        .filter(|r| r.from.namespace() == NS || r.to.namespace() == NS)
+        .count()
+}
+
+async fn api_pod_names(client: &Client) -> BTreeSet<String> {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    pods.list(&ListParams::default())
+        .await
+        .map(|l| l.items.into_iter().filter_map(|p| p.metadata.name).collect())
+        .unwrap_or_default()
+}
+
+async fn make_node_ready(client: &Client) {
+    let nodes: Api<Node> = Api::all(client.clone());
+    let node: Node = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": NODE, "labels": {"kubernetes.io/hostname": NODE, "kubernetes.io/os": "linux"}}
+    }))
+    .unwrap();
+    nodes.create(&PostParams::default(), &node).await.unwrap();
+    let now = "2026-01-01T00:00:00Z";
+    let status = json!({"status": {
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "simulated by collector_real",
+                        "lastHeartbeatTime": now, "lastTransitionTime": now}],
+        "capacity": {"cpu": "4", "memory": "8Gi", "pods": "110"},
+        "allocatable": {"cpu": "4", "memory": "8Gi", "pods": "110"}}});
+    nodes.patch_status(NODE, &PatchParams::default(), &Patch::Merge(&status)).await.unwrap();
+    // TaintNodesByCondition gave it node.kubernetes.io/not-ready:NoSchedule; no nodelifecycle controller runs.
+    nodes
+        .patch(NODE, &PatchParams::default(), &Patch::Merge(&json!({"spec": {"taints": null}})))
+        .await
+        .unwrap();
+}
+
+async fn create_app(client: &Client) {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    namespaces
+        .create(&PostParams::default(), &serde_json::from_value(json!({"metadata": {"name": NS}})).unwrap())
+        .await
+        .unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    let deployment = json!({
+        "metadata": {"name": "web", "labels": {"app": "web"}},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                 "template": {"metadata": {"labels": {"app": "web"}},
+                              "spec": {"containers": [{"name": "web", "image": "example.invalid/web",
+                                        "env": [{"name": "DATABASE_PASSWORD", "value": "hunter2"},
+                                                {"name": "DB_USER", "valueFrom": {"secretKeyRef": {"name": "web-db", "key": "user"}}}],
+                                        "volumeMounts": [{"name": "cfg", "mountPath": "/etc/web"}],
+                                        "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}],
+                                       "volumes": [{"name": "cfg", "configMap": {"name": "web-config"}}]}}}});
+    deployments.create(&PostParams::default(), &serde_json::from_value(deployment).unwrap()).await.unwrap();
+    let services: Api<Service> = Api::namespaced(client.clone(), NS);
+    let service =
+        json!({"metadata": {"name": "web"}, "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}});
+    services.create(&PostParams::default(), &serde_json::from_value(service).unwrap()).await.unwrap();
+}
+
+async fn scale(client: &Client, replicas: u32) {
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    deployments
+        .patch("web", &PatchParams::default(), &Patch::Merge(&json!({"spec": {"replicas": replicas}})))
+        .await
+        .unwrap();
+}
+
+/// The collector's pods in the namespace equal the API's, `n` of them, all running on the node.
+async fn pods_converge(server: &Server, client: &Client, n: usize) -> Result<Topology, String> {
+    let topology = server.topology().ok_or("no topology yet")?;
+    let ours = names(&topology, Kind::Pod, NS);
+    let theirs = api_pod_names(client).await;
+    if ours != theirs || ours.len() != n {
+        return Err(format!("collector {ours:?}, API {theirs:?}, want {n}"));
+    }
+    let runs_on = has_relation(&topology, Kind::Pod, RelationKind::RunsOn, Kind::Node);
+    if runs_on != n {
+        return Err(format!("{runs_on} pods run_on the node, want {n}"));
+    }
+    Ok(topology)
+}
+
+/// 1.20 serves `CronJob` only as `batch/v1beta1`: the collector watches it through the fallback.
+async fn cron_job_through_the_v1beta1_fallback(server: &Server, client: &Client) {
+    let cronjobs = Api::<kube::core::DynamicObject>::namespaced_with(
+        client.clone(),
+        NS,
+        &kube::core::ApiResource::from_gvk_with_plural(
+            &kube::core::GroupVersionKind::gvk("batch", "v1beta1", "CronJob"),
+            "cronjobs",
+        ),
+    );
+    let cronjob = json!({"apiVersion": "batch/v1beta1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": NS},
+        "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "c", "image": "example.invalid/job"}]}}}}}});
+    cronjobs.create(&PostParams::default(), &serde_json::from_value(cronjob).unwrap()).await.unwrap();
+    within("the v1beta1 cron job", client, async || {
+        let topology = server.topology().ok_or("no topology")?;
+        let found = names(&topology, Kind::CronJob, NS);
+        if found.contains("nightly") {
+            Ok(())
+        } else {
+            Err(format!("{found:?}"))
+        }
+    })
+    .await;
+}
+
+/// The limited user may not list pods: pods skipped with a notice, the rest present.
+async fn limited_user_sees_all_but_pods(cp: &ControlPlane, site: &Path, client: &Client) {
+    let limited = Server::start(&cp.limited, site, "serve-limited");
+    let topology = within("limited: ready with the deployment", client, async || {
+        let topology = limited.topology().ok_or("not ready")?;
+        if names(&topology, Kind::Deployment, NS).is_empty() || names(&topology, Kind::Service, NS).is_empty()
+        {
+            return Err("no deployment or service yet".to_owned());
+        }
+        Ok(topology)
+    })
+    .await;
+    assert!(names(&topology, Kind::Pod, NS).is_empty());
+    assert_eq!(names(&topology, Kind::ReplicaSet, NS).len(), 1);
+    assert!(topology.entities().any(|e| e.kind == Kind::Node));
+    let log = within("limited: the pod notice", client, async || {
+        let log = limited.log();
+        if log.contains("collector notice: pod: forbidden") {
+            Ok(log)
+        } else {
+            Err(log)
+        }
+    })
+    .await;
+    assert!(!log.contains("collector notice: deployment"), "{log}");
+}
+
+/// `--server URL --token-file F --ca-file F` instead of a kubeconfig (a token file written by `echo`).
+async fn server_and_token_flags_work(cp: &ControlPlane, site: &Path, client: &Client) {
+    let token = cp.dir.join("admin-token");
+    std::fs::write(&token, format!("{}\n", cp.env("GESTALT_CP_ADMIN_TOKEN"))).unwrap();
+    let flags = [
+        "--server".to_owned(),
+        cp.env("GESTALT_CP_SERVER"),
+        "--token-file".to_owned(),
+        token.display().to_string(),
+        "--ca-file".to_owned(),
+        cp.dir.join("ca.crt").display().to_string(),
+    ];
+    let server = Server::start_with(&flags, site, "serve-token");
+    within("token flags: 3 pods", client, async || pods_converge(&server, client, 3).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_collector_follows_a_real_control_plane() {
+    if std::env::var("GESTALT_SKIP_CONTROL_PLANE").as_deref() == Ok("1") {
+        eprintln!("################################################################################");
+        eprintln!("## collector_real: SKIPPED (GESTALT_SKIP_CONTROL_PLANE=1): the collector was  ##");
+        eprintln!("## NOT tested against a real control plane                                    ##");
+        eprintln!("################################################################################");
+        return;
+    }
+    let cp = ControlPlane::start();
+    let site = cp.dir.join("site");
+    std::fs::create_dir_all(site.join("pkg")).unwrap();
+    std::fs::write(site.join("pkg/gestalt-live.js"), "").unwrap();
+    let client = client(&cp.kubeconfig).await;
+    let server = Server::start(&cp.kubeconfig, &site, "serve-admin");
+
+    // Ready once every watcher has listed.
+    within("/readyz 200", &client, async || match server.get("/readyz") {
+        Some((200, _)) => Ok(()),
+        other => Err(format!("{other:?}")),
+    })
+    .await;
+
+    // Deployment -> ReplicaSet -> Pods, Service -> Pods, Pod -> Node.
+    make_node_ready(&client).await;
+    create_app(&client).await;
+    let topology =
+        within("2 pods scheduled", &client, async || pods_converge(&server, &client, 2).await).await;
+    assert_eq!(names(&topology, Kind::Deployment, NS), BTreeSet::from(["web".to_owned()]));
+    assert_eq!(names(&topology, Kind::ReplicaSet, NS).len(), 1);
+    assert_eq!(has_relation(&topology, Kind::Deployment, RelationKind::Owns, Kind::ReplicaSet), 1);
+    assert_eq!(has_relation(&topology, Kind::ReplicaSet, RelationKind::Owns, Kind::Pod), 2);
+    assert_eq!(has_relation(&topology, Kind::Service, RelationKind::Selects, Kind::Pod), 2);
+    // Config maps and secrets are references by name, made from what the pods read (never watched).
+    let mounted = |name: &str| {
+        topology.relations().filter(|r| r.kind == RelationKind::Mounts && r.to.name() == name).count()
+    };
+    assert_eq!(mounted("web-config"), 2);
+    assert_eq!(mounted("web-db"), 2);
+    let json = server.get("/api/v1/topology").unwrap().1;
+    assert!(!json.contains("hunter2"), "an env value leaked into the topology");
+    assert!(json.contains("gestalt-it-node"), "{json}");
+    // The endpoints controller writes the service's Endpoints (empty: no pod has an IP without a kubelet);
+    // the collector folds the counts into the service.
+    within("endpoint counts on the service", &client, async || {
+        let topology = server.topology().ok_or("no topology")?;
+        let web = topology
+            .entities()
+            .find(|e| e.kind == Kind::Service && e.namespace() == NS)
+            .ok_or("no service")?;
+        match web.service().and_then(|s| s.endpoints) {
+            Some(_) => Ok(()),
+            None => Err(format!("{:?}", web.details)),
+        }
+    })
+    .await;
+
+    cron_job_through_the_v1beta1_fallback(&server, &client).await;
+
+    // Scale to 3.
+    scale(&client, 3).await;
+    within("3 pods", &client, async || pods_converge(&server, &client, 3).await).await;
+
+    limited_user_sees_all_but_pods(&cp, &site, &client).await;
+
+    server_and_token_flags_work(&cp, &site, &client).await;
+
+    // Restart the apiserver; scale down meanwhile-ish: the watchers relist and converge.
+    cp.restart_apiserver();
+    scale(&client, 1).await;
+    within("1 pod after an apiserver restart", &client, async || pods_converge(&server, &client, 1).await)
+        .await;
+
+    // Delete the namespace: no ghosts.
+    Api::<Namespace>::all(client.clone()).delete(NS, &DeleteParams::default()).await.unwrap();
+    within("the namespace is gone, with everything in it", &client, async || {
+        let topology = server.topology().ok_or("no topology")?;
+        let left: Vec<String> = topology
+            .entities()
+            .filter(|e| e.namespace() == NS || (e.kind == Kind::Namespace && e.name() == NS))
+            .map(|e| e.id.to_string())
+            .collect();
+        let api_has_ns =
+            Api::<Namespace>::all(client.clone()).get_opt(NS).await.map_err(|e| e.to_string())?.is_some();
+        if left.is_empty() && !api_has_ns {
+            Ok(())
+        } else {
+            Err(format!("left: {left:?}, namespace in API: {api_has_ns}"))
+        }
+    })
+    .await;
+    drop(server);
+    drop(cp);
+}
+
+/// A fake built site, enough for `--site-root`.
+fn fake_site(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gestalt-collector-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("site/pkg")).unwrap();
+    std::fs::write(dir.join("site/pkg/gestalt-live.js"), "").unwrap();
+    dir
+}
+
+/// Runs `gestalt-live serve` with these flags and returns its exit code and stderr.
+fn serve_fails(dir: &Path, flags: &[&str]) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_gestalt-live"))
+        .arg("serve")
+        .args(flags)
+        .arg("--site-root")
+        .arg(dir.join("site"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[test]
+fn a_malformed_kubeconfig_is_one_error_line_and_exit_1() {
+    let dir = fake_site("bad-kubeconfig");
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(&kubeconfig, "clusters: [this is: not yaml").unwrap();
+    let (code, stderr) = serve_fails(&dir, &["--kubeconfig", kubeconfig.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(code, Some(1), "{stderr}");
+    let expected = format!("gestalt-live: cannot read kubeconfig {}: ", kubeconfig.display());
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("gestalt-live:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].starts_with(&expected), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_server_is_one_error_line_and_exit_1() {
+    let dir = fake_site("unreachable");
+    let token = dir.join("token");
+    std::fs::write(&token, "not-a-real-token\n").unwrap(); // as `echo` writes it: trimmed, not a header error
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port(); // closed again at once
+    let server = format!("https://127.0.0.1:{port}");
+    let (code, stderr) = serve_fails(&dir, &["--server", &server, "--token-file", token.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(code, Some(1), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("gestalt-live:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].starts_with("gestalt-live: cannot reach the API server: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
