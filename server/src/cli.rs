@@ -30,7 +30,8 @@ pub enum LogFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the live map of a built-in sample cluster (no kubeconfig needed).
+    /// Serve the live map of a simulated cluster, in one process: a Kubernetes-compatible API on loopback, the
+    /// collector watching it exactly as it watches a real cluster, and the web server (no kubeconfig needed).
     Demo(DemoArgs),
     /// Serve the live map of a real cluster, watched through its API server.
     Serve(ServeArgs),
@@ -82,6 +83,15 @@ pub struct DemoArgs {
     /// Web server settings.
     #[command(flatten)]
     pub web: WebArgs,
+    /// What the simulated cluster contains: `kgents`, `scale:N` (N pods) or `empty`.
+    #[arg(long, default_value = "kgents", env = "GESTALT_SCENARIO")]
+    pub scenario: sim::Scenario,
+    /// Seeds names, uids and usage: the same seed gives the same cluster.
+    #[arg(long, default_value_t = 42, env = "GESTALT_SEED")]
+    pub seed: u64,
+    /// Also write the simulated cluster's kubeconfig here, so kubectl can look at what the page shows.
+    #[arg(long, env = "GESTALT_WRITE_KUBECONFIG")]
+    pub write_kubeconfig: Option<PathBuf>,
 }
 
 /// Web server settings shared by the commands that serve the page.

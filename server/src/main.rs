@@ -32,12 +32,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
-        cli::Command::Demo(args) => {
-            let options = site::leptos_options(&args.web)?;
-            let topology = topology::sample::kgents();
-            tracing::info!(entities = topology.len(), "serving the built-in sample topology");
-            web::serve(args.web.listen, options, web::State::fixed(topology)).await?;
-        }
+        cli::Command::Demo(args) => demo(args).await?,
         cli::Command::Serve(args) => {
             let options = site::leptos_options(&args.web)?;
             let settings = collector::Settings {
@@ -57,6 +52,57 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
 
 /// The error and its causes on one line: `what failed: why: why`. Causes that print a multi-line snippet (YAML
 /// parse errors show the offending source) keep only their first line.
+/// `gestalt-live demo`: the simulated cluster on a loopback port, the collector watching it through a kubeconfig
+/// (the very code path of `serve`), and the web server.
+async fn demo(args: cli::DemoArgs) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let options = site::leptos_options(&args.web)?;
+    let cluster_name = args.scenario.to_string().replace(':', "-");
+    let simulated = sim::Sim::new(sim::SimConfig {
+        scenario: args.scenario,
+        seed: args.seed,
+        ..sim::SimConfig::default()
+    })
+    .context("cannot build the simulated cluster")?;
+    let listener = tokio::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+        .await
+        .context("cannot listen for the simulated cluster")?;
+    let api = listener.local_addr().context("cannot listen for the simulated cluster")?;
+    let kubeconfig = args.write_kubeconfig.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("gestalt-live-demo-{}.kubeconfig", std::process::id()))
+    });
+    std::fs::write(&kubeconfig, sim::kubeconfig(api))
+        .with_context(|| format!("cannot write the kubeconfig {}", kubeconfig.display()))?;
+    if args.write_kubeconfig.is_some() {
+        tracing::info!("kubectl --kubeconfig {} get pods -A", kubeconfig.display());
+    }
+    tokio::spawn(async move {
+        if let Err(error) = sim::serve(listener, simulated).await {
+            tracing::error!(%error, "the simulated cluster stopped");
+        }
+    });
+    let settings = collector::Settings {
+        auth: cli::AuthArgs {
+            kubeconfig: Some(kubeconfig.clone()),
+            context: None,
+            server: None,
+            token_file: None,
+            ca_file: None,
+            cluster_name: Some(cluster_name),
+        },
+        selection: collector::watch::Selection::default(),
+    };
+    let outputs = collector::start(&settings).await?;
+    tokio::spawn(collector::report(outputs.status.clone()));
+    let served =
+        web::serve(args.web.listen, options, web::State::live(outputs.topology, outputs.ready)).await;
+    if args.write_kubeconfig.is_none() {
+        // Our own temporary file; a kubeconfig the user asked for stays.
+        let _ = std::fs::remove_file(&kubeconfig);
+    }
+    Ok(served?)
+}
+
 fn one_line(error: &anyhow::Error) -> String {
     error
         .chain()
