@@ -8,8 +8,6 @@ set -euo pipefail
 if [ -z "${GESTALT_WASM_CHOICE:-}" ]; then exec "$(dirname "$0")/env.sh" "$0" "$@"; fi
 cmd=${1:?usage: cargo-leptos.sh COMMAND [ARGS…]}; shift
 if [ "$GESTALT_WASM_CHOICE" = debian ]; then
-  host=$(rustc -vV | sed -n 's/^host: //p')
-  export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$(rustc --print sysroot)/lib/rustlib/$host/bin/rust-lld"
   exec cargo leptos "$cmd" --lib-cargo-args=-Zbuild-std=std,panic_abort \
     '--lib-cargo-args=--config=build.rustc="/usr/bin/rustc"' "$@"
 fi

@@ -11,7 +11,5 @@ if [ "$GESTALT_WASM_CHOICE" = rustup ]; then
   exec cargo clippy --locked "${crates[@]}" --target wasm32-unknown-unknown -- -D warnings
 fi
 echo "clippy-wasm: Debian fallback toolchain: type-checking the wasm side only (no clippy for rustc-web)" >&2
-host=$(rustc -vV | sed -n 's/^host: //p')
-export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER="$(rustc --print sysroot)/lib/rustlib/$host/bin/rust-lld"
 exec cargo check --locked "${crates[@]}" --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort \
   --config 'build.rustc="/usr/bin/rustc"'
