@@ -112,6 +112,8 @@ fi
 # --- browser tests --------------------------------------------------------------------------------------
 if [ "$purpose" = test ]; then
   command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || apt_install chromium
+  # kubectl drives the control-plane and simulated-cluster tests; Debian's own is 1.20, like the control plane.
+  command -v kubectl >/dev/null 2>&1 || apt_install kubernetes-client
   # The Debian fallback is tested on every run where apt exists (scripts/test-wasm-fallback.sh).
   if command -v apt-get >/dev/null 2>&1; then ensure_debian_wasm; fi
   if [ ! -d "$root/end2end/node_modules/playwright-core" ] \
