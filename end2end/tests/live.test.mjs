@@ -28,7 +28,7 @@ after(async () => {
   assert.equal(code, 0, `server did not exit cleanly:\n${server?.log()}`);
 });
 
-test('the live page hydrates, draws the sample cluster in WebGL2 and logs no errors', async () => {
+test('the live page hydrates, draws the simulated kgents cluster in WebGL2 and logs no errors', async () => {
   const page = await browser.newPage();
   const errors = watchConsole(page);
   const response = await page.goto(`${server.url}/gestalt/live`);

@@ -59,13 +59,6 @@ pub struct StateBuilder {
 }
 
 impl State {
-    /// A state serving one topology that never changes, ready at once.
-    pub fn fixed(topology: Topology) -> StateBuilder {
-        let (_, topology) = watch::channel(Arc::new(topology));
-        let (_, ready) = watch::channel(true);
-        StateBuilder { topology, ready }
-    }
-
     /// A state following a live topology, ready when `ready` says so (`/readyz` is 503 until then).
     pub fn live(topology: watch::Receiver<Arc<Topology>>, ready: watch::Receiver<bool>) -> StateBuilder {
         StateBuilder { topology, ready }
@@ -184,7 +177,7 @@ mod tests {
             .output_name("gestalt-live")
             .site_root(std::env::temp_dir().join("gestalt-live-test-site").to_string_lossy().into_owned())
             .build();
-        router(StateBuilder { topology, ready }.with_options(options))
+        router(State::live(topology, ready).with_options(options))
     }
 
     async fn get(router: Router, uri: &str) -> (StatusCode, String) {
