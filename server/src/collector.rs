@@ -148,6 +148,7 @@ pub async fn start(settings: &Settings) -> Result<owner::Outputs, CollectorError
     let client = kube::Client::try_from(config).map_err(CollectorError::Client)?;
     let plan = watch::plan(&client, &settings.selection).await?;
     let mut initial = topology::Topology::new();
+    initial.set_seq(epoch_seq());
     let mut cluster_entity =
         Entity::new(EntityId::cluster_scoped(cluster.as_str(), Kind::Cluster, cluster.as_str()));
     cluster_entity.details = topology::Details::Cluster(topology::entity::ClusterInfo {
@@ -172,6 +173,15 @@ pub async fn start(settings: &Settings) -> Result<owner::Outputs, CollectorError
     drop(tx);
     tokio::spawn(owner.run(rx));
     Ok(outputs)
+}
+
+/// The first sequence number of this process: its start time in seconds, shifted left by 20 bits. A browser
+/// that resumes with a sequence number from a previous run of the server can then never match a diff of this
+/// one (that would take over a million diffs per second of the previous run), so it gets a snapshot; and the
+/// numbers stay below 2^53, exact in JavaScript's JSON numbers.
+fn epoch_seq() -> u64 {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    secs << 20
 }
 
 /// Logs the collector status whenever it changes: one notice per watcher that became forbidden, missing or

@@ -3,8 +3,11 @@
 //! `main` only parses the command line, sets up logging and turns errors into one clear line and a
 //! non-zero exit; the work is in the modules.
 
+mod api;
 mod cli;
 mod collector;
+mod live;
+mod metrics;
 mod site;
 mod web;
 
@@ -43,8 +46,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 },
             };
             let outputs = collector::start(&settings).await?;
-            tokio::spawn(collector::report(outputs.status.clone()));
-            web::serve(args.web.listen, options, web::State::live(outputs.topology, outputs.ready)).await?;
+            web::serve(args.web.listen, options, live_state(outputs)).await?;
         }
     }
     Ok(())
@@ -93,14 +95,23 @@ async fn demo(args: cli::DemoArgs) -> anyhow::Result<()> {
         selection: collector::watch::Selection::default(),
     };
     let outputs = collector::start(&settings).await?;
-    tokio::spawn(collector::report(outputs.status.clone()));
-    let served =
-        web::serve(args.web.listen, options, web::State::live(outputs.topology, outputs.ready)).await;
+    let served = web::serve(args.web.listen, options, live_state(outputs)).await;
     if args.write_kubeconfig.is_none() {
         // Our own temporary file; a kubeconfig the user asked for stays.
         let _ = std::fs::remove_file(&kubeconfig);
     }
     Ok(served?)
+}
+
+/// The collector's outputs wired to a hub and the web state: the one place `serve` and `demo` share.
+fn live_state(outputs: collector::owner::Outputs) -> web::StateBuilder {
+    tokio::spawn(collector::report(outputs.status.clone()));
+    let metrics = metrics::Metrics::shared();
+    let link = live::follow_collector(outputs.ready.clone(), outputs.status.clone());
+    // Subscribed before the hub reads the topology, so no diff falls in between.
+    let diffs = outputs.diffs.subscribe();
+    let hub = live::Hub::start(live::Config::default(), outputs.topology, diffs, link, metrics.clone());
+    web::State::live(hub, outputs.ready, outputs.status, metrics)
 }
 
 fn one_line(error: &anyhow::Error) -> String {

@@ -43,8 +43,7 @@ pub struct Outputs {
     pub ready: watch::Receiver<bool>,
     /// Each watcher's status.
     pub status: watch::Receiver<BTreeMap<Source, FeedStatus>>,
-    /// Diffs, for the hub (which is not built yet: nothing subscribes outside the tests).
-    #[allow(dead_code)]
+    /// Diffs, for the hub.
     pub diffs: broadcast::Sender<Diff>,
 }
 

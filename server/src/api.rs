@@ -1,0 +1,194 @@
+//! The REST API under `/api/v1`: the topology (filtered), one entity with its relations, the health summary.
+//!
+//! Every error is `{"status": N, "message": "…"}` with the same status on the response, and the message is
+//! written for the caller: it names what was wrong with the request, never an internal type or path.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use topology::protocol::Filters;
+use topology::{Entity, EntityId, HealthLevel, Kind, Relation, Topology};
+
+use crate::web::State as AppState;
+
+/// An error answered to an API client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The collector has not finished its first list yet.
+    #[error("not ready: the topology is still loading")]
+    NotReady,
+    /// A query parameter is wrong.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// No such entity (or path).
+    #[error("not found: {0}")]
+    NotFound(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        };
+        let body = serde_json::json!({ "status": status.as_u16(), "message": self.to_string() });
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+/// The filter query parameters: `?namespace=a,b&kind=pod,svc` (kubectl's kind names and short names).
+#[derive(Debug, Default, Deserialize)]
+pub struct FilterQuery {
+    /// Comma-separated namespaces.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Comma-separated kinds.
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+impl FilterQuery {
+    /// The filters these parameters ask for.
+    ///
+    /// # Errors
+    /// [`ApiError::BadRequest`] naming an unknown kind.
+    pub fn filters(&self) -> Result<Filters, ApiError> {
+        let list = |value: &Option<String>| -> Vec<String> {
+            value
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        let kinds = list(&self.kind)
+            .iter()
+            .map(|k| k.parse::<Kind>().map_err(|_| ApiError::BadRequest(format!("unknown kind {k:?}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Filters { namespaces: list(&self.namespace), kinds })
+    }
+}
+
+fn ready_topology(state: &AppState) -> Result<Arc<Topology>, ApiError> {
+    if state.is_ready() {
+        Ok(state.hub().topology())
+    } else {
+        Err(ApiError::NotReady)
+    }
+}
+
+/// `GET /api/v1/topology`: the snapshot, filtered by the query.
+pub async fn topology(
+    State(state): State<AppState>,
+    query: Result<Query<FilterQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let filters = query?.filters()?;
+    let topology = ready_topology(&state)?;
+    if filters.is_empty() {
+        return Ok(Json(topology).into_response());
+    }
+    Ok(Json(filters.topology(&topology)).into_response())
+}
+
+/// One entity and the relations that touch it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EntityView {
+    /// The entity.
+    pub entity: Entity,
+    /// Edges from it.
+    pub outgoing: Vec<Relation>,
+    /// Edges to it.
+    pub incoming: Vec<Relation>,
+}
+
+/// `GET /api/v1/entities/{id}`: `id` is the entity id `cluster/kind/namespace/name` (the namespace is empty
+/// for cluster-scoped kinds), as a path or percent-encoded.
+pub async fn entity(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<EntityView>, ApiError> {
+    let id: EntityId = id.parse().map_err(|e: topology::id::IdError| {
+        ApiError::BadRequest(format!("{e}: expected cluster/kind/namespace/name"))
+    })?;
+    let topology = ready_topology(&state)?;
+    let entity = topology.get(&id).cloned().ok_or_else(|| ApiError::NotFound(format!("no entity {id}")))?;
+    let outgoing = topology.relations_from(&id).cloned().collect();
+    let incoming = topology.relations().filter(|r| r.to == id).cloned().collect();
+    Ok(Json(EntityView { entity, outgoing, incoming }))
+}
+
+/// The health summary.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct HealthView {
+    /// Whether the collector has listed everything.
+    pub ready: bool,
+    /// The topology's sequence number.
+    pub seq: u64,
+    /// The weighted health percentage, when any entity's health is known.
+    pub percent: Option<f64>,
+    /// Its letter grade.
+    pub grade: Option<String>,
+    /// Entities in the (filtered) topology.
+    pub entities: usize,
+    /// Entities by health level.
+    pub by_health: BTreeMap<HealthLevel, usize>,
+    /// Entities by kind.
+    pub by_kind: BTreeMap<Kind, usize>,
+}
+
+impl HealthView {
+    /// The summary of `topology`.
+    pub fn of(topology: &Topology, ready: bool) -> HealthView {
+        let mut by_health: BTreeMap<HealthLevel, usize> = HealthLevel::ALL.iter().map(|h| (*h, 0)).collect();
+        let mut by_kind = BTreeMap::new();
+        for entity in topology.entities() {
+            *by_health.entry(entity.health.level).or_default() += 1;
+            *by_kind.entry(entity.kind).or_default() += 1;
+        }
+        let score = topology.score();
+        HealthView {
+            ready,
+            seq: topology.seq(),
+            percent: score.as_ref().map(|s| (s.percent * 10.0).round() / 10.0),
+            grade: score.map(|s| s.grade.to_string()),
+            entities: topology.len(),
+            by_health,
+            by_kind,
+        }
+    }
+}
+
+/// `GET /api/v1/health`: overall percentage and grade, counts by health and by kind (filters apply).
+pub async fn health(
+    State(state): State<AppState>,
+    query: Result<Query<FilterQuery>, QueryRejection>,
+) -> Result<Json<HealthView>, ApiError> {
+    let filters = query?.filters()?;
+    let topology = ready_topology(&state)?;
+    let view = if filters.is_empty() {
+        HealthView::of(&topology, true)
+    } else {
+        HealthView::of(&filters.topology(&topology), true)
+    };
+    Ok(Json(view))
+}
+
+/// Any other `/api/…` path: a JSON 404, not the HTML page.
+pub async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::NotFound(format!("no API at {}", uri.path()))
+}

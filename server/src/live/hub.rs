@@ -1,0 +1,410 @@
+//! The hub: follows the topology owner's diffs, encodes each once, keeps a ring for resuming clients and fans
+//! frames out through a bounded broadcast channel.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+use axum::body::Bytes;
+use tokio::sync::{broadcast, watch};
+use topology::diff::{Diff, Op};
+use topology::protocol::{self, Filters, LinkState, ProtocolError, ServerMsg};
+use topology::{EntityId, EntityKey, Topology};
+
+use super::{Config, Format};
+use crate::metrics::Metrics;
+
+/// What the hub says about its data, for the status line of every client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// Connecting, live or stale.
+    pub state: LinkState,
+    /// For people: why it is not live.
+    pub message: String,
+}
+
+/// One published diff and its encodings.
+#[derive(Debug)]
+pub struct Frame {
+    diff: Diff,
+    /// The entity each op is about, in op order, so filters need no topology.
+    ids: Vec<EntityId>,
+    binary: Bytes,
+    json: OnceLock<Bytes>,
+    published: Instant,
+}
+
+impl Frame {
+    /// The sequence number the frame starts from.
+    pub fn base_seq(&self) -> u64 {
+        self.diff.base_seq
+    }
+
+    /// The sequence number it brings a client to.
+    pub fn seq(&self) -> u64 {
+        self.diff.seq
+    }
+
+    /// When the hub published it.
+    pub fn published(&self) -> Instant {
+        self.published
+    }
+
+    /// The whole diff in `format`, encoded once for every client.
+    pub fn bytes(&self, format: Format) -> Result<Bytes, ProtocolError> {
+        match format {
+            Format::Binary => Ok(self.binary.clone()),
+            Format::Json => {
+                if let Some(json) = self.json.get() {
+                    return Ok(json.clone());
+                }
+                let json = Bytes::from(ServerMsg::Diff(self.diff.clone()).to_json()?);
+                Ok(self.json.get_or_init(|| json).clone())
+            }
+        }
+    }
+
+    /// The part of the diff `filters` admit, from `base_seq` (the last sequence number the client has), or
+    /// `None` when nothing in it is for this client.
+    pub fn filtered(&self, filters: &Filters, base_seq: u64) -> Option<Diff> {
+        let ops: Vec<Op> = self
+            .diff
+            .ops
+            .iter()
+            .zip(&self.ids)
+            .filter(|(_, id)| filters.admits(id))
+            .map(|(op, _)| op.clone())
+            .collect();
+        (!ops.is_empty()).then_some(Diff { base_seq, seq: self.diff.seq, ops })
+    }
+
+    fn size(&self) -> usize {
+        self.binary.len()
+    }
+}
+
+/// What sessions receive.
+#[derive(Debug, Clone)]
+pub enum Item {
+    /// The next diff.
+    Frame(Arc<Frame>),
+    /// The hub lost track (it fell behind the owner) and restarted from the latest topology: every client
+    /// needs a snapshot.
+    Reset,
+}
+
+#[derive(Default)]
+struct Ring {
+    frames: VecDeque<Arc<Frame>>,
+    bytes: usize,
+    /// The sequence number of the newest frame, or of the topology the hub (re)started from.
+    last_seq: u64,
+}
+
+#[derive(Default)]
+struct SnapshotCache {
+    seq: Option<u64>,
+    binary: Option<Bytes>,
+    json: Option<Bytes>,
+}
+
+struct Inner {
+    config: Config,
+    ring: Mutex<Ring>,
+    tx: broadcast::Sender<Item>,
+    topology: watch::Receiver<Arc<Topology>>,
+    link: watch::Receiver<Link>,
+    shutdown: watch::Sender<bool>,
+    snapshot: Mutex<SnapshotCache>,
+    clients: Mutex<HashMap<u64, Arc<AtomicU64>>>,
+    next_client: AtomicU64,
+    /// Items sent on `tx`: with each client's `consumed`, how far behind it is.
+    sent: AtomicU64,
+    metrics: Arc<Metrics>,
+}
+
+/// The hub, cheap to clone (shared).
+#[derive(Clone)]
+pub struct Hub(Arc<Inner>);
+
+/// A session's receiving end; it counts as a connected client until dropped.
+pub struct Subscription {
+    rx: broadcast::Receiver<Item>,
+    /// Items this client has taken (or skipped), to compare with the hub's count of items sent.
+    consumed: Arc<AtomicU64>,
+    id: u64,
+    hub: Hub,
+}
+
+impl Subscription {
+    /// The next item, or how many the client missed by falling more than a queue behind.
+    pub async fn recv(&mut self) -> Result<Item, broadcast::error::RecvError> {
+        let item = self.rx.recv().await;
+        let taken = match &item {
+            Ok(_) => 1,
+            Err(broadcast::error::RecvError::Lagged(missed)) => *missed,
+            Err(broadcast::error::RecvError::Closed) => 0,
+        };
+        self.consumed.fetch_add(taken, Ordering::Relaxed);
+        item
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        lock(&self.hub.0.clients).remove(&self.id);
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing under these locks can panic halfway through an update; a poisoned lock still holds a
+    // consistent value.
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Hub {
+    /// Starts following `diffs` (subscribed before `topology` was read, so nothing is missed) on the current
+    /// runtime.
+    pub fn start(
+        config: Config,
+        topology: watch::Receiver<Arc<Topology>>,
+        diffs: broadcast::Receiver<Diff>,
+        link: watch::Receiver<Link>,
+        metrics: Arc<Metrics>,
+    ) -> Hub {
+        let (tx, _) = broadcast::channel(config.client_queue.max(1));
+        let (shutdown, _) = watch::channel(false);
+        let hub = Hub(Arc::new(Inner {
+            config,
+            ring: Mutex::new(Ring::default()),
+            tx,
+            topology,
+            link,
+            shutdown,
+            snapshot: Mutex::new(SnapshotCache::default()),
+            clients: Mutex::new(HashMap::new()),
+            next_client: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            metrics,
+        }));
+        let keys = hub.reseed();
+        tokio::spawn(hub.clone().run(diffs, keys));
+        hub
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The shared metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// The collector's latest topology.
+    pub fn topology(&self) -> Arc<Topology> {
+        self.0.topology.borrow().clone()
+    }
+
+    /// The hub's state, to follow.
+    pub fn link(&self) -> watch::Receiver<Link> {
+        self.0.link.clone()
+    }
+
+    /// Tells every session to close with "going away".
+    pub fn shut_down(&self) {
+        self.0.shutdown.send_replace(true);
+    }
+
+    /// Whether the server is shutting down, to follow.
+    pub fn shutdown(&self) -> watch::Receiver<bool> {
+        self.0.shutdown.subscribe()
+    }
+
+    /// Registers a client. Subscribe *before* taking a snapshot or reading the ring: then no frame can fall
+    /// between the two.
+    pub fn subscribe(&self) -> Subscription {
+        let id = self.0.next_client.fetch_add(1, Ordering::Relaxed);
+        let mut clients = lock(&self.0.clients);
+        // Under the lock, so `sent` and the receiver's position agree.
+        let rx = self.0.tx.subscribe();
+        let consumed = Arc::new(AtomicU64::new(self.0.sent.load(Ordering::Relaxed)));
+        clients.insert(id, consumed.clone());
+        Subscription { rx, consumed, id, hub: self.clone() }
+    }
+
+    /// The frames after `last_seq`, if the ring still holds all of them (an empty list when `last_seq` is the
+    /// latest); `None` means the client needs a snapshot.
+    pub fn since(&self, last_seq: u64) -> Option<Vec<Arc<Frame>>> {
+        let ring = lock(&self.0.ring);
+        if last_seq == ring.last_seq {
+            return Some(Vec::new());
+        }
+        let start = ring.frames.iter().position(|f| f.base_seq() == last_seq)?;
+        Some(ring.frames.iter().skip(start).cloned().collect())
+    }
+
+    /// The latest topology as a snapshot message for a client with `filters`, and its sequence number.
+    /// Unfiltered snapshots are encoded once per sequence number and shared.
+    pub fn snapshot(&self, format: Format, filters: &Filters) -> Result<(u64, Bytes), ProtocolError> {
+        let topology = self.topology();
+        let seq = topology.seq();
+        if !filters.is_empty() {
+            return Ok((seq, encode_snapshot(&filters.topology(&topology), format)?));
+        }
+        let mut cache = lock(&self.0.snapshot);
+        if cache.seq != Some(seq) {
+            *cache = SnapshotCache { seq: Some(seq), ..SnapshotCache::default() };
+        }
+        let slot = match format {
+            Format::Binary => &mut cache.binary,
+            Format::Json => &mut cache.json,
+        };
+        if let Some(bytes) = slot {
+            return Ok((seq, bytes.clone()));
+        }
+        let bytes = encode_snapshot(&topology, format)?;
+        *slot = Some(bytes.clone());
+        Ok((seq, bytes))
+    }
+
+    /// Refreshes the gauges that describe the hub's state (called when `/metrics` is scraped).
+    pub fn refresh_gauges(&self) {
+        let metrics = &self.0.metrics;
+        let topology = self.topology();
+        metrics.topology_entities.set(topology.len() as i64);
+        metrics.topology_seq.set(topology.seq() as i64);
+        let clients = lock(&self.0.clients);
+        let sent = self.0.sent.load(Ordering::Relaxed);
+        let capacity = self.0.config.client_queue.max(1) as u64;
+        // Beyond its capacity a client's queue drops its oldest frames (it will resync): that is its bound.
+        let depths = clients.values().map(|c| sent.saturating_sub(c.load(Ordering::Relaxed)).min(capacity));
+        let (max, total) = depths.fold((0, 0), |(max, total), d| (max.max(d), total + d));
+        metrics.clients.set(clients.len() as i64);
+        metrics.queue_depth_max.set(max as i64);
+        metrics.queue_depth_total.set(total as i64);
+    }
+
+    /// Clients connected now.
+    pub fn clients(&self) -> usize {
+        lock(&self.0.clients).len()
+    }
+
+    /// Items held for the slowest client: never more than [`Config::client_queue`], however slow it is.
+    pub fn queued(&self) -> usize {
+        self.0.tx.len()
+    }
+
+    /// Frames in the resume ring.
+    pub fn ring_len(&self) -> usize {
+        lock(&self.0.ring).frames.len()
+    }
+
+    fn broadcast(&self, item: Item) {
+        let clients = lock(&self.0.clients);
+        self.0.sent.fetch_add(1, Ordering::Relaxed);
+        // No session is fine.
+        let _ = self.0.tx.send(item);
+        drop(clients);
+    }
+
+    async fn run(self, mut diffs: broadcast::Receiver<Diff>, mut keys: HashMap<EntityKey, EntityId>) {
+        loop {
+            match diffs.recv().await {
+                Ok(diff) => {
+                    if let Err(reason) = self.publish(&mut keys, diff) {
+                        tracing::warn!("hub: {reason}; restarting from the latest topology");
+                        keys = self.reset();
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(
+                        missed,
+                        "hub: fell behind the topology owner; restarting from its latest topology"
+                    );
+                    keys = self.reset();
+                }
+                Err(broadcast::error::RecvError::Closed) => {
+                    tracing::info!("hub: the topology owner stopped");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Encodes `diff`, puts it in the ring and sends it to every session.
+    fn publish(&self, keys: &mut HashMap<EntityKey, EntityId>, diff: Diff) -> Result<(), String> {
+        let last_seq = lock(&self.0.ring).last_seq;
+        if diff.seq <= last_seq {
+            // Already in the topology the hub started from.
+            return Ok(());
+        }
+        if diff.base_seq != last_seq {
+            return Err(format!("a diff from seq {} does not follow seq {last_seq}", diff.base_seq));
+        }
+        let ids = resolve(keys, &diff)?;
+        let binary = Bytes::from(protocol::encode_diff(&diff).map_err(|e| e.to_string())?);
+        let ops = diff.ops.len() as u64;
+        let frame = Arc::new(Frame { diff, ids, binary, json: OnceLock::new(), published: Instant::now() });
+        {
+            let mut ring = lock(&self.0.ring);
+            ring.last_seq = frame.seq();
+            ring.bytes += frame.size();
+            ring.frames.push_back(frame.clone());
+            while ring.frames.len() > 1
+                && (ring.frames.len() > self.0.config.ring_frames || ring.bytes > self.0.config.ring_bytes)
+            {
+                if let Some(old) = ring.frames.pop_front() {
+                    ring.bytes -= old.size();
+                }
+            }
+        }
+        self.0.metrics.diffs.inc();
+        self.0.metrics.diff_ops.inc_by(ops);
+        self.broadcast(Item::Frame(frame));
+        Ok(())
+    }
+
+    /// Starts over from the owner's latest topology and tells every session to resync.
+    fn reset(&self) -> HashMap<EntityKey, EntityId> {
+        self.0.metrics.hub_resets.inc();
+        let keys = self.reseed();
+        self.broadcast(Item::Reset);
+        keys
+    }
+
+    fn reseed(&self) -> HashMap<EntityKey, EntityId> {
+        let topology = self.topology();
+        let mut ring = lock(&self.0.ring);
+        ring.frames.clear();
+        ring.bytes = 0;
+        ring.last_seq = topology.seq();
+        topology.entries().map(|(key, entity)| (key, entity.id.clone())).collect()
+    }
+}
+
+/// The entity of each op, keeping `keys` in step with the owner's key assignments.
+fn resolve(keys: &mut HashMap<EntityKey, EntityId>, diff: &Diff) -> Result<Vec<EntityId>, String> {
+    diff.ops
+        .iter()
+        .map(|op| match op {
+            Op::Create { key, entity } => {
+                keys.insert(*key, entity.id.clone());
+                Ok(entity.id.clone())
+            }
+            Op::Patch { key, .. } => keys.get(key).cloned().ok_or_else(|| format!("unknown key {key:?}")),
+            Op::Remove { key } => keys.remove(key).ok_or_else(|| format!("unknown key {key:?}")),
+        })
+        .collect()
+}
+
+/// A snapshot message in `format`.
+pub fn encode_snapshot(topology: &Topology, format: Format) -> Result<Bytes, ProtocolError> {
+    Ok(match format {
+        Format::Binary => Bytes::from(protocol::encode_snapshot(topology)?),
+        // JSON is for debugging; the clone is the price of reusing ServerMsg's one JSON shape.
+        Format::Json => Bytes::from(ServerMsg::Snapshot(topology.clone()).to_json()?),
+    })
+}

@@ -1,0 +1,249 @@
+//! `/metrics`: what an operator needs to alert on, in the Prometheus text format.
+//!
+//! One explicit [`Registry`] owned by the server (no global recorder), so tests can build as many servers as
+//! they like and read exactly their own figures. Counters are bumped where things happen (the hub, the
+//! sessions, the HTTP middleware); gauges that describe state (topology size, clients, queue depths) are
+//! refreshed when scraped, from the state itself, so they can never drift.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+/// Errors rendering the metrics (formatting into a `String` does not fail in practice).
+#[derive(Debug, thiserror::Error)]
+pub enum MetricsError {
+    /// The text encoder failed.
+    #[error("cannot encode the metrics")]
+    Encode(#[from] std::fmt::Error),
+}
+
+/// Why the server closed a live client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, EncodeLabelValue)]
+pub enum DropReason {
+    /// Its socket did not take a message within the send timeout.
+    SendTimeout,
+    /// It sent nothing (not even a pong) for the idle timeout.
+    Idle,
+    /// It sent a malformed or unexpected message.
+    Protocol,
+    /// It sent a message over the size limit.
+    TooBig,
+    /// It never said hello.
+    NoHello,
+}
+
+/// The label of [`Metrics::dropped_clients`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct DropLabels {
+    /// Why.
+    pub reason: DropReason,
+}
+
+/// The labels of [`Metrics::requests`]: the route pattern (never the raw path, whose cardinality is
+/// unbounded), the method and the status code.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The matched route, e.g. `/api/v1/entities/{*id}`, or `other`.
+    pub route: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The status code.
+    pub status: u16,
+}
+
+/// The label of [`Metrics::watchers`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct WatcherLabels {
+    /// `syncing`, `ready`, `forbidden`, `missing` or `error`.
+    pub state: String,
+}
+
+/// Every figure the server exports.
+pub struct Metrics {
+    registry: Registry,
+    /// Entities in the topology (set at scrape time).
+    pub topology_entities: Gauge,
+    /// The topology's sequence number (set at scrape time).
+    pub topology_seq: Gauge,
+    /// Diffs the hub published.
+    pub diffs: Counter,
+    /// Operations in those diffs.
+    pub diff_ops: Counter,
+    /// Times the hub had to start over from the collector's latest topology (it fell behind).
+    pub hub_resets: Counter,
+    /// Connected live clients (set at scrape time).
+    pub clients: Gauge,
+    /// The deepest queue of frames waiting for one client (set at scrape time).
+    pub queue_depth_max: Gauge,
+    /// All frames waiting for clients, summed (set at scrape time).
+    pub queue_depth_total: Gauge,
+    /// Clients that accepted a connection.
+    pub connections: Counter,
+    /// Snapshots sent (first connection, resync or resume too old).
+    pub snapshots: Counter,
+    /// Resumes served from the ring without a snapshot.
+    pub resumes: Counter,
+    /// Clients that fell behind and were resynced with a snapshot.
+    pub resyncs: Counter,
+    /// Clients the server closed, by reason.
+    pub dropped_clients: Family<DropLabels, Counter>,
+    /// Frames sent to clients.
+    pub frames_sent: Counter,
+    /// Bytes sent to clients.
+    pub bytes_sent: Counter,
+    /// Seconds from a diff's publication by the hub to its hand-over to a client's socket.
+    pub fanout_seconds: Histogram,
+    /// Seconds from a watch event reaching the collector to its diff leaving the topology owner.
+    pub ingest_lag_seconds: Histogram,
+    /// Watchers by state (set at scrape time).
+    pub watchers: Family<WatcherLabels, Gauge>,
+    /// HTTP request durations by route, method and status.
+    pub requests: Family<RequestLabels, Histogram>,
+}
+
+fn latency_buckets() -> Histogram {
+    // 0.5 ms … ~16 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("gestalt");
+        let metrics = Metrics {
+            topology_entities: Gauge::default(),
+            topology_seq: Gauge::default(),
+            diffs: Counter::default(),
+            diff_ops: Counter::default(),
+            hub_resets: Counter::default(),
+            clients: Gauge::default(),
+            queue_depth_max: Gauge::default(),
+            queue_depth_total: Gauge::default(),
+            connections: Counter::default(),
+            snapshots: Counter::default(),
+            resumes: Counter::default(),
+            resyncs: Counter::default(),
+            dropped_clients: Family::default(),
+            frames_sent: Counter::default(),
+            bytes_sent: Counter::default(),
+            fanout_seconds: latency_buckets(),
+            ingest_lag_seconds: latency_buckets(),
+            watchers: Family::default(),
+            requests: Family::new_with_constructor(latency_buckets as fn() -> Histogram),
+            registry: Registry::default(),
+        };
+        registry.register("topology_entities", "Entities in the topology", metrics.topology_entities.clone());
+        registry.register("topology_seq", "The topology's sequence number", metrics.topology_seq.clone());
+        registry.register("hub_diffs", "Diffs published by the hub", metrics.diffs.clone());
+        registry.register("hub_diff_ops", "Operations in the published diffs", metrics.diff_ops.clone());
+        registry.register(
+            "hub_resets",
+            "Times the hub fell behind the collector and restarted from its latest topology",
+            metrics.hub_resets.clone(),
+        );
+        registry.register("live_clients", "Connected live clients", metrics.clients.clone());
+        registry.register(
+            "live_queue_depth_max",
+            "Frames waiting for the slowest live client",
+            metrics.queue_depth_max.clone(),
+        );
+        registry.register(
+            "live_queue_depth",
+            "Frames waiting for live clients, summed",
+            metrics.queue_depth_total.clone(),
+        );
+        registry.register("live_connections", "Live connections accepted", metrics.connections.clone());
+        registry.register("live_snapshots", "Snapshots sent to live clients", metrics.snapshots.clone());
+        registry.register("live_resumes", "Reconnections served from the diff ring", metrics.resumes.clone());
+        registry.register(
+            "live_resyncs",
+            "Live clients that fell behind and were sent a fresh snapshot",
+            metrics.resyncs.clone(),
+        );
+        registry.register(
+            "live_dropped_clients",
+            "Live clients closed by the server",
+            metrics.dropped_clients.clone(),
+        );
+        registry.register("live_frames_sent", "Frames sent to live clients", metrics.frames_sent.clone());
+        registry.register("live_sent_bytes", "Bytes sent to live clients", metrics.bytes_sent.clone());
+        registry.register(
+            "live_fanout_seconds",
+            "Time from a diff's publication to its hand-over to a client socket",
+            metrics.fanout_seconds.clone(),
+        );
+        registry.register(
+            "collector_ingest_lag_seconds",
+            "Time from a watch event reaching the collector to the diff that contains it",
+            metrics.ingest_lag_seconds.clone(),
+        );
+        registry.register("collector_watchers", "Watchers by state", metrics.watchers.clone());
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request durations by route, method and status",
+            metrics.requests.clone(),
+        );
+        Metrics { registry, ..metrics }
+    }
+}
+
+impl Metrics {
+    /// A fresh set, shared.
+    pub fn shared() -> Arc<Metrics> {
+        Arc::new(Metrics::default())
+    }
+
+    /// Records one HTTP request.
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .get_or_create(&RequestLabels { route: route.to_owned(), method: method.to_owned(), status })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records a client the server closed.
+    pub fn dropped(&self, reason: DropReason) {
+        self.dropped_clients.get_or_create(&DropLabels { reason }).inc();
+    }
+
+    /// The Prometheus text exposition.
+    ///
+    /// # Errors
+    /// [`MetricsError::Encode`] if formatting fails.
+    pub fn render(&self) -> Result<String, MetricsError> {
+        let mut text = String::with_capacity(8 * 1024);
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_exposition_names_every_family_with_the_gestalt_prefix() {
+        let metrics = Metrics::default();
+        metrics.diffs.inc();
+        metrics.dropped(DropReason::SendTimeout);
+        metrics.observe_request("/api/v1/topology", "GET", 200, Duration::from_millis(3));
+        let text = metrics.render().unwrap();
+        for family in [
+            "gestalt_topology_entities",
+            "gestalt_hub_diffs_total 1",
+            "gestalt_live_clients",
+            "gestalt_live_queue_depth_max",
+            "gestalt_live_resyncs_total",
+            "gestalt_live_dropped_clients_total{reason=\"SendTimeout\"} 1",
+            "gestalt_collector_ingest_lag_seconds_bucket",
+            "gestalt_http_request_duration_seconds_count{route=\"/api/v1/topology\",method=\"GET\",status=\"200\"} 1",
+        ] {
+            assert!(text.contains(family), "{family} missing from\n{text}");
+        }
+        assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+}
