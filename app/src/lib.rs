@@ -8,8 +8,11 @@ use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title}
 use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::path;
 
+pub mod link;
 #[cfg(feature = "hydrate")]
 mod live;
+
+pub use link::Connection;
 
 /// The product name, used in titles and headers.
 pub const PRODUCT: &str = "Gestalt Live";
@@ -49,11 +52,14 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// `/gestalt/live`: the header, the 3D canvas and a status line.
+/// `/gestalt/live`: the header with the connection badge, the 3D canvas and a status line.
 #[component]
 fn LivePage() -> impl IntoView {
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let status = RwSignal::new(String::from("Loading the cluster…"));
+    let connection = RwSignal::new(Connection::Connecting);
+    // The badge's clock: "data 2 min old" must age while nothing arrives.
+    let now = RwSignal::new(0.0_f64);
     let hydrated = RwSignal::new(false);
     let drawn = RwSignal::new(false);
 
@@ -65,7 +71,15 @@ fn LivePage() -> impl IntoView {
         hydrated.set(true);
         match canvas.get() {
             Some(element) => {
-                live::start(element, status, drawn);
+                now.set(js_sys::Date::now());
+                let tick = set_interval_with_handle(
+                    move || now.set(js_sys::Date::now()),
+                    std::time::Duration::from_secs(1),
+                );
+                if let Err(error) = tick {
+                    leptos::logging::warn!("no clock for the status badge: {error:?}");
+                }
+                live::start(element, live::Ui { summary: status, connection, drawn });
                 true
             }
             None => false,
@@ -77,6 +91,9 @@ fn LivePage() -> impl IntoView {
         <header class="gl-header">
             <h1>{PRODUCT}</h1>
             <span class="gl-tagline">"a live 3D map of your Kubernetes cluster"</span>
+            <span class="gl-link" data-state=move || connection.get().state() title="connection to the server">
+                {move || connection.get().label(now.get(), clock)}
+            </span>
         </header>
         <main class="gl-main" data-hydrated=move || hydrated.get().to_string()>
             <canvas
@@ -89,6 +106,20 @@ fn LivePage() -> impl IntoView {
             ></canvas>
         </main>
         <footer class="gl-status" role="status" aria-live="polite">{move || status.get()}</footer>
+    }
+}
+
+/// `hh:mm:ss` for the badge: the viewer's local time in the browser; the server renders only the
+/// connecting state, which shows no time.
+fn clock(ms: f64) -> String {
+    #[cfg(feature = "hydrate")]
+    {
+        live::clock(ms)
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let secs = (ms / 1000.0) as u64 % 86_400;
+        format!("{:02}:{:02}:{:02} UTC", secs / 3600, secs / 60 % 60, secs % 60)
     }
 }
 

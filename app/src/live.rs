@@ -1,56 +1,224 @@
-//! The browser side of the live page: fetch the topology, start the scene, report what is shown.
+//! The browser side of the live page: the WebSocket client, the topology it keeps, and the scene it feeds.
+//!
+//! The client holds one [`Topology`], replaced by snapshots and advanced by diffs. When the socket drops it
+//! keeps showing what it has (marked stale, with its age), reconnects with jittered back-off, and resumes
+//! from its last sequence number so a short outage costs only the diffs it missed. A diff that does not apply
+//! (a bug, or a server restart in between) is answered with a fresh hello asking for a snapshot: the page
+//! never shows a half-applied picture. The scene is redrawn at most every 100 ms, however fast diffs come.
 
-use std::cell::RefCell;
-
+use futures_util::future::{select, Either};
+use futures_util::{SinkExt, StreamExt};
+use gloo_net::websocket::{futures::WebSocket, Message};
+use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use topology::protocol::{ClientMsg, Filters, ServerMsg};
 use topology::Topology;
 use web_sys::HtmlCanvasElement;
 
-thread_local! {
-    /// The page's one scene; it lives as long as the page.
-    static SCENE: RefCell<Option<scene::renderer::SceneHandle>> = const { RefCell::new(None) };
-}
+use crate::link::{backoff_ms, Connection};
 
-/// Errors the live page reports in its status line.
+/// How long the scene may lag behind the data, so bursts of diffs cost one redraw.
+const REDRAW_MS: f64 = 100.0;
+/// How often the client checks the server is still there (WebSocket pings are invisible to JavaScript).
+const PING_MS: f64 = 20_000.0;
+/// How long a ping may go unanswered before the connection is considered dead.
+const PONG_MS: f64 = 10_000.0;
+
+/// Errors of one connection; each ends it, and the client reconnects.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
-    /// The topology request failed or returned garbage.
-    #[error("could not load the topology: {0}")]
-    Fetch(String),
+    /// The socket could not be opened or failed.
+    #[error("connection failed: {0}")]
+    Socket(String),
+    /// The server sent something this page cannot read (usually: the server was upgraded; reload).
+    #[error(transparent)]
+    Protocol(#[from] topology::protocol::ProtocolError),
+    /// The server stopped answering pings.
+    #[error("the server stopped answering")]
+    Silent,
     /// The 3D scene could not start.
     #[error(transparent)]
     Scene(#[from] scene::SceneError),
 }
 
-/// Loads the topology and draws it on `canvas`; progress and errors go to `status`, and `drawn` turns
-/// true once the first frame is on screen.
-pub fn start(canvas: HtmlCanvasElement, status: RwSignal<String>, drawn: RwSignal<bool>) {
-    spawn_local(async move {
-        match load_and_draw(canvas, drawn).await {
-            Ok(summary) => status.set(summary),
-            Err(error) => {
-                leptos::logging::warn!("{error}");
-                status.set(error.to_string());
-            }
-        }
-    });
+/// The signals the page shows.
+#[derive(Clone, Copy)]
+pub struct Ui {
+    /// The one-line summary (grade and counts).
+    pub summary: RwSignal<String>,
+    /// The connection badge.
+    pub connection: RwSignal<Connection>,
+    /// True once the scene drew its first frame.
+    pub drawn: RwSignal<bool>,
 }
 
-async fn load_and_draw(canvas: HtmlCanvasElement, drawn: RwSignal<bool>) -> Result<String, LiveError> {
-    let response = gloo_net::http::Request::get("/api/v1/topology")
-        .send()
-        .await
-        .map_err(|e| LiveError::Fetch(e.to_string()))?;
-    if !response.ok() {
-        return Err(LiveError::Fetch(format!("HTTP {}", response.status())));
-    }
-    let topology: Topology = response.json().await.map_err(|e| LiveError::Fetch(e.to_string()))?;
-    let handle = scene::renderer::start(canvas, &topology, move |frames| {
-        if frames == 1 {
-            drawn.set(true);
+/// Connects and keeps the page live for as long as it is open.
+pub fn start(canvas: HtmlCanvasElement, ui: Ui) {
+    spawn_local(run(canvas, ui));
+}
+
+fn now() -> f64 {
+    js_sys::Date::now()
+}
+
+async fn run(canvas: HtmlCanvasElement, ui: Ui) {
+    let mut client =
+        Client { canvas: Some(canvas), scene: None, topology: None, data_at: None, dirty: false };
+    let mut attempt = 0;
+    let mut lost_at = None;
+    loop {
+        let mut connected = false;
+        let result = client.connect(ui, &mut connected).await;
+        if let Err(error) = &result {
+            leptos::logging::warn!("live: {error}");
+            if let LiveError::Scene(_) = error {
+                ui.summary.set(error.to_string());
+                return;
+            }
         }
-    })?;
-    SCENE.with(|scene| *scene.borrow_mut() = Some(handle));
-    Ok(crate::summary(&topology))
+        if connected {
+            attempt = 0;
+            lost_at = None;
+        }
+        attempt += 1;
+        let since = *lost_at.get_or_insert_with(now);
+        ui.connection.set(Connection::Reconnecting { since, data_at: client.data_at, attempt });
+        TimeoutFuture::new(backoff_ms(attempt, js_sys::Math::random())).await;
+    }
+}
+
+struct Client {
+    /// Taken when the scene starts (on the first snapshot: the scene frames what it is first given).
+    canvas: Option<HtmlCanvasElement>,
+    scene: Option<scene::renderer::SceneHandle>,
+    topology: Option<Topology>,
+    /// When the data was last known current (ms since the epoch).
+    data_at: Option<f64>,
+    /// The topology changed since the scene last drew it.
+    dirty: bool,
+}
+
+impl Client {
+    /// One connection, from hello to close. `connected` turns true once the server sent data.
+    async fn connect(&mut self, ui: Ui, connected: &mut bool) -> Result<(), LiveError> {
+        let socket = WebSocket::open(&live_url()).map_err(|e| LiveError::Socket(e.to_string()))?;
+        let (mut tx, mut rx) = socket.split();
+        let hello = ClientMsg::hello(self.topology.as_ref().map(Topology::seq), Filters::default());
+        send(&mut tx, &hello).await?;
+        let mut last_draw = 0.0;
+        let mut next_ping = now() + PING_MS;
+        let mut awaiting_pong: Option<(u64, f64)> = None;
+        let mut nonce = 0;
+        loop {
+            let wait = if self.dirty { REDRAW_MS } else { 1000.0 };
+            match select(rx.next(), TimeoutFuture::new(wait as u32)).await {
+                Either::Left((Some(Ok(Message::Bytes(bytes))), _)) => {
+                    let message = ServerMsg::from_bytes(&bytes)?;
+                    if let ServerMsg::Pong { nonce } = message {
+                        if awaiting_pong.is_some_and(|(n, _)| n == nonce) {
+                            awaiting_pong = None;
+                        }
+                        continue;
+                    }
+                    *connected = true;
+                    if !self.on_message(message, ui) {
+                        // Out of step: ask for a snapshot on the same socket.
+                        send(&mut tx, &ClientMsg::hello(None, Filters::default())).await?;
+                    }
+                }
+                Either::Left((Some(Err(error)), _)) => return Err(LiveError::Socket(error.to_string())),
+                Either::Left((None, _)) => return Ok(()),
+                // The server sends binary frames only; a timeout just lets the checks below run.
+                Either::Left((Some(Ok(Message::Text(_))), _)) | Either::Right(((), _)) => {}
+            }
+            let now = now();
+            if self.dirty && now - last_draw >= REDRAW_MS {
+                self.draw(ui)?;
+                last_draw = now;
+            }
+            if awaiting_pong.is_some_and(|(_, deadline)| now > deadline) {
+                return Err(LiveError::Silent);
+            }
+            if now >= next_ping {
+                nonce += 1;
+                send(&mut tx, &ClientMsg::Ping { nonce }).await?;
+                awaiting_pong = Some((nonce, now + PONG_MS));
+                next_ping = now + PING_MS;
+            }
+        }
+    }
+
+    /// Applies one message; false when a diff does not fit what the page holds.
+    fn on_message(&mut self, message: ServerMsg, ui: Ui) -> bool {
+        match message {
+            ServerMsg::Snapshot(topology) => {
+                self.topology = Some(topology);
+                self.dirty = true;
+                self.data_at = Some(now());
+            }
+            ServerMsg::Diff(diff) => {
+                let Some(topology) = &mut self.topology else {
+                    // Waiting for the snapshot asked for.
+                    return true;
+                };
+                if let Err(error) = topology.apply(&diff) {
+                    leptos::logging::warn!("live: {error}; asking for a snapshot");
+                    self.topology = None;
+                    return false;
+                }
+                self.dirty = true;
+                self.data_at = Some(now());
+            }
+            ServerMsg::Status(status) => {
+                if self.topology.is_some() {
+                    self.data_at = Some(now());
+                }
+                ui.connection.set(Connection::Connected { server: status.state, message: status.message });
+            }
+            ServerMsg::Pong { .. } => {}
+        }
+        true
+    }
+
+    fn draw(&mut self, ui: Ui) -> Result<(), LiveError> {
+        let Some(topology) = &self.topology else { return Ok(()) };
+        self.dirty = false;
+        ui.summary.set(crate::summary(topology));
+        match (&self.scene, self.canvas.take()) {
+            (Some(scene), _) => scene.set_topology(topology),
+            (None, Some(canvas)) => {
+                let drawn = ui.drawn;
+                self.scene = Some(scene::renderer::start(canvas, topology, move |frames| {
+                    if frames == 1 {
+                        drawn.set(true);
+                    }
+                })?);
+            }
+            (None, None) => {}
+        }
+        Ok(())
+    }
+}
+
+async fn send(
+    tx: &mut (impl futures_util::Sink<Message, Error = gloo_net::websocket::WebSocketError> + Unpin),
+    message: &ClientMsg,
+) -> Result<(), LiveError> {
+    tx.send(Message::Bytes(message.to_bytes()?)).await.map_err(|e| LiveError::Socket(e.to_string()))
+}
+
+/// `ws://` or `wss://` on the page's own host: the socket goes wherever the page came from (an ingress, a
+/// port-forward, a path prefix is not supported yet).
+fn live_url() -> String {
+    let location = web_sys::window().map(|w| w.location());
+    let secure = location.as_ref().and_then(|l| l.protocol().ok()).is_some_and(|p| p == "https:");
+    let host = location.and_then(|l| l.host().ok()).unwrap_or_default();
+    format!("{}://{host}/api/v1/live", if secure { "wss" } else { "ws" })
+}
+
+/// `hh:mm:ss` in the viewer's time zone.
+pub fn clock(ms: f64) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(ms));
+    format!("{:02}:{:02}:{:02}", date.get_hours(), date.get_minutes(), date.get_seconds())
 }

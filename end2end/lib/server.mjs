@@ -13,8 +13,8 @@ export function binaryPath() {
   return process.env.GESTALT_BIN ?? path.join(repoRoot, 'target', 'release', 'gestalt-live');
 }
 
-export async function startServer(args = ['demo'], { timeoutMs = 30_000 } = {}) {
-  const child = spawn(binaryPath(), [...args, '--listen', '127.0.0.1:0'], {
+export async function startServer(args = ['demo'], { timeoutMs = 30_000, listen = '127.0.0.1:0' } = {}) {
+  const child = spawn(binaryPath(), [...args, '--listen', listen], {
     cwd: repoRoot,
     env: { ...process.env, GESTALT_LOG: process.env.GESTALT_LOG ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],

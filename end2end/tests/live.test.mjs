@@ -1,6 +1,9 @@
 // The live page, end to end: real server binary, real Chromium, real WebGL2.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pngjs from 'pngjs';
@@ -15,9 +18,11 @@ const BACKGROUND = [18, 20, 28];
 
 let server;
 let browser;
+// The demo writes its simulated cluster's kubeconfig here, so the tests change the cluster with kubectl.
+const kubeconfig = path.join(mkdtempSync(path.join(os.tmpdir(), 'gestalt-e2e-')), 'kubeconfig');
 
 before(async () => {
-  server = await startServer(['demo']);
+  server = await startServer(['demo', '--write-kubeconfig', kubeconfig]);
   browser = await launchBrowser();
 });
 
@@ -92,3 +97,72 @@ test('the root redirects to the live map', async () => {
   await page.waitForURL(/\/gestalt\/live$/);
   await page.close();
 });
+
+test('the page is live over the WebSocket and follows a pod created and deleted with kubectl', async () => {
+  const page = await browser.newPage();
+  const errors = watchConsole(page);
+  await page.goto(`${server.url}/gestalt/live`);
+  await page.locator('.gl-link[data-state="live"]').waitFor({ timeout: 30_000 });
+  const status = page.locator('[role="status"]');
+  await waitForText(status, / 22 pods /);
+
+  const pod = JSON.stringify({
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name: 'e2e-live', namespace: 'kgents-triad' },
+    spec: { containers: [{ name: 'main', image: 'busybox:1.36' }] },
+  });
+  kubectl(['create', '-f', '-'], pod);
+  await waitForText(status, / 23 pods /);
+  kubectl(['delete', 'pod', '-n', 'kgents-triad', 'e2e-live', '--grace-period=0', '--wait=false']);
+  await waitForText(status, / 22 pods /);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a page whose server restarts says so, with the time it went stale, then goes live again', async () => {
+  const port = await freePort();
+  let own = await startServer(['demo'], { listen: `127.0.0.1:${port}` });
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${own.url}/gestalt/live`);
+    const badge = page.locator('.gl-link');
+    await page.locator('.gl-link[data-state="live"]').waitFor({ timeout: 30_000 });
+    assert.equal(await own.stop(), 0);
+    await page.locator('.gl-link[data-state="reconnecting"]').waitFor({ timeout: 10_000 });
+    assert.match(await badge.innerText(), /reconnecting \(attempt \d+\) · stale since \d\d:\d\d:\d\d · data \d+ s old/);
+    own = await startServer(['demo'], { listen: `127.0.0.1:${port}` });
+    await page.locator('.gl-link[data-state="live"]').waitFor({ timeout: 30_000 });
+    await waitForText(page.locator('[role="status"]'), / 22 pods /);
+  } finally {
+    await page.close();
+    await own.stop();
+  }
+});
+
+async function waitForText(locator, pattern, timeout = 10_000) {
+  const deadline = Date.now() + timeout;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await locator.innerText();
+    if (pattern.test(text)) return text;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.fail(`"${text}" never matched ${pattern}`);
+}
+
+function kubectl(args, input) {
+  const result = spawnSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { input, encoding: 'utf8' });
+  assert.equal(result.status, 0, `kubectl ${args.join(' ')} failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const listener = createServer();
+    listener.listen(0, '127.0.0.1', () => {
+      const { port } = listener.address();
+      listener.close(() => resolve(port));
+    });
+    listener.on('error', reject);
+  });
+}

@@ -1,0 +1,239 @@
+//! The live stream over a real socket: the `gestalt-live demo` binary, a real WebSocket client, and the
+//! simulated cluster changed through its Kubernetes API (kube-rs), so the whole chain runs: watch event →
+//! collector → owner → hub → socket. Also: resume after a disconnect without a snapshot, the JSON format, and
+//! "going away" on SIGTERM.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{DeleteParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use tokio_tungstenite::tungstenite::Message;
+use topology::protocol::{ClientMsg, Filters, LinkState, ServerMsg};
+use topology::{EntityId, Kind, Topology};
+
+const NS: &str = "kgents-triad";
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+struct Demo {
+    child: Child,
+    addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Demo {
+    fn start() -> Demo {
+        let dir = std::env::temp_dir().join(format!("gestalt-live-socket-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("site/pkg")).unwrap();
+        std::fs::write(dir.join("site/pkg/gestalt-live.js"), "").unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_gestalt-live"))
+            .args(["demo", "--scenario", "kgents", "--listen", &addr.to_string(), "--site-root"])
+            .arg(dir.join("site"))
+            .arg("--write-kubeconfig")
+            .arg(dir.join("kubeconfig"))
+            .env("GESTALT_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("demo.log")).unwrap())
+            .spawn()
+            .expect("start gestalt-live demo");
+        Demo { child, addr, dir }
+    }
+
+    async fn ready(&self) {
+        let url = format!("http://{}/readyz", self.addr);
+        within("the demo to be ready", || async {
+            let ok = tokio::net::TcpStream::connect(self.addr).await.is_ok()
+                && self.dir.join("kubeconfig").exists();
+            ok.then_some(()).ok_or_else(|| url.clone())
+        })
+        .await;
+        // The socket answers before the first list is done; that is fine, it says "connecting" until then.
+    }
+
+    async fn socket(&self, query: &str) -> Socket {
+        let url = format!("ws://{}/api/v1/live{query}", self.addr);
+        tokio_tungstenite::connect_async(url).await.expect("WebSocket handshake").0
+    }
+
+    async fn kube(&self) -> Client {
+        let kubeconfig = Kubeconfig::read_from(self.dir.join("kubeconfig")).unwrap();
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.unwrap();
+        Client::try_from(config).unwrap()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("demo.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("----- gestalt-live demo log:\n{}", self.log());
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn within<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        match check().await {
+            Ok(value) => return value,
+            Err(last) if tokio::time::Instant::now() > deadline => {
+                panic!("timed out waiting for {what}: {last}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+async fn hello(socket: &mut Socket, last_seq: Option<u64>) {
+    let bytes = ClientMsg::hello(last_seq, Filters::default()).to_bytes().unwrap();
+    socket.send(Message::Binary(bytes.into())).await.unwrap();
+}
+
+async fn next(socket: &mut Socket) -> ServerMsg {
+    loop {
+        let message = tokio::time::timeout(TIMEOUT, socket.next()).await.expect("a message in time");
+        match message.expect("the socket is open").expect("a frame") {
+            Message::Binary(bytes) => return ServerMsg::from_bytes(&bytes).unwrap(),
+            Message::Close(frame) => panic!("closed: {frame:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// Applies messages until `done` holds for the copy; returns how many snapshots came.
+async fn follow(socket: &mut Socket, copy: &mut Topology, done: impl Fn(&Topology) -> bool) -> usize {
+    let mut snapshots = 0;
+    while !done(copy) {
+        match next(socket).await {
+            ServerMsg::Snapshot(topology) => {
+                snapshots += 1;
+                *copy = topology;
+            }
+            ServerMsg::Diff(diff) => copy.apply(&diff).unwrap(),
+            ServerMsg::Status(_) | ServerMsg::Pong { .. } => {}
+        }
+    }
+    snapshots
+}
+
+fn pod_id(copy: &Topology, name: &str) -> Option<EntityId> {
+    copy.entities()
+        .find(|e| e.kind == Kind::Pod && e.id.namespace() == NS && e.id.name() == name)
+        .map(|e| e.id.clone())
+}
+
+fn new_pod(name: &str) -> Pod {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": { "name": name, "namespace": NS, "labels": { "app": "socket-test" } },
+        "spec": { "containers": [{ "name": "main", "image": "busybox:1.36" }] }
+    }))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_real_socket_follows_the_cluster_resumes_and_is_told_when_the_server_goes_away() {
+    let demo = Demo::start();
+    demo.ready().await;
+    let pods: Api<Pod> = Api::namespaced(demo.kube().await, NS);
+
+    // Snapshot, then the diff of a pod created through the Kubernetes API.
+    let mut socket = demo.socket("").await;
+    hello(&mut socket, None).await;
+    let mut copy = Topology::new();
+    follow(&mut socket, &mut copy, |t| t.entities().any(|e| e.kind == Kind::Pod)).await;
+    pods.create(&PostParams::default(), &new_pod("socket-a")).await.unwrap();
+    let snapshots = follow(&mut socket, &mut copy, |t| pod_id(t, "socket-a").is_some()).await;
+    assert_eq!(snapshots, 0, "the new pod came as a diff");
+
+    // Disconnect, change the cluster, come back with the last seq: the missed diffs, no snapshot.
+    socket.close(None).await.unwrap();
+    drop(socket);
+    pods.delete("socket-a", &DeleteParams::default().grace_period(0)).await.unwrap();
+    pods.create(&PostParams::default(), &new_pod("socket-b")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut socket = demo.socket("").await;
+    hello(&mut socket, Some(copy.seq())).await;
+    let snapshots = follow(&mut socket, &mut copy, |t| {
+        pod_id(t, "socket-a").is_none() && pod_id(t, "socket-b").is_some()
+    })
+    .await;
+    assert_eq!(snapshots, 0, "a resume sends only the missed diffs");
+
+    // The JSON format, for people: every message tagged with its type and seq.
+    let mut json = demo.socket("?format=json").await;
+    let hello_json =
+        ClientMsg::hello(None, Filters { namespaces: vec![NS.into()], kinds: vec![] }).to_json().unwrap();
+    json.send(Message::Text(hello_json.into())).await.unwrap();
+    let mut types = Vec::new();
+    while types.len() < 2 {
+        if let Message::Text(text) = json.next().await.unwrap().unwrap() {
+            let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert!(value["seq"].is_u64(), "{value}");
+            if value["type"] == "snapshot" {
+                for entity in value["topology"]["entities"].as_array().into_iter().flatten() {
+                    let id = entity["id"].to_string();
+                    assert!(!id.contains("kgents-observability"), "filtered out: {id}");
+                }
+            }
+            types.push(value["type"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(types, ["status", "snapshot"]);
+
+    // Garbage closes that socket with a protocol error; the others keep working.
+    json.send(Message::Text("this is not JSON".into())).await.unwrap();
+    let close = loop {
+        match json.next().await {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    let close = close.expect("a close frame with a code");
+    assert_eq!(u16::from(close.code), 1002, "{close:?}");
+
+    // SIGTERM: every socket is told the server is going away, and the process exits cleanly.
+    let status = Command::new("kill").args(["-TERM", &demo.child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let close = loop {
+        match tokio::time::timeout(TIMEOUT, socket.next()).await.expect("a close frame in time") {
+            Some(Ok(Message::Close(frame))) => break frame,
+            Some(Ok(Message::Binary(bytes))) => {
+                if let Ok(ServerMsg::Status(status)) = ServerMsg::from_bytes(&bytes) {
+                    assert_ne!(status.state, LinkState::Connecting);
+                }
+            }
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(u16::from(close.expect("a close frame with a code").code), 1001);
+    let mut demo = demo;
+    let exit = tokio::task::spawn_blocking(move || {
+        let status = demo.child.wait().unwrap();
+        (status, demo)
+    })
+    .await
+    .unwrap();
+    assert!(exit.0.success(), "gestalt-live exited with {:?}:\n{}", exit.0, exit.1.log());
+}
