@@ -8,10 +8,10 @@
 #  3. the base applied for real: the ReplicaSet controller creates its pod (admission accepts the spec), and
 #     `kubectl auth can-i --as` the service account: yes to get/list/watch of every kind the collector reads,
 #     no to Secrets, ConfigMaps, exec, logs, deletes, creates, updates;
-#  4. the release binary run as the Deployment runs it (its args and the ConfigMap's env) but with the service
-#     account's token: /readyz turns 200, the log has no collector notice (nothing forbidden), and
-#     /api/v1/topology holds exactly the namespaces, nodes, pods, services, deployments and replica sets kubectl
-#     lists;
+#  4. the release binary run as the Deployment runs it (its args and the ConfigMap's env; base, dev, staging,
+#     production) but with the service account's token: /readyz turns 200, the log has no collector notice
+#     (nothing forbidden), and /api/v1/topology holds exactly the namespaces, nodes, pods, services,
+#     deployments and replica sets kubectl lists;
 #  5. the namespaced overlay applied for real: the same account now reads pods in team-a/team-b only, and the
 #     collector with its GESTALT_NAMESPACES sees those namespaces, nothing forbidden, nothing else;
 #  6. `kubectl apply --dry-run=server` accepts dev, staging and production (Ingress, HPA included).
@@ -262,7 +262,7 @@ rbac_grants() { # overlay: "group/resource verbs" of every ClusterRole/Role
     | . as $r | $r.apiGroups[] as $g | $r.resources[] as $res
     | "\($g)/\($res) \($r.verbs | sort | join(","))"' "$work/$1.json" | sort -u
 }
-for o in base namespaced; do
+for o in base "${OVERLAYS[@]}"; do
   got=$(rbac_grants "$o") || fail "RBAC of $o" "jq failed on $work/$o.json"
   [ "$got" = "$expected" ] || fail "RBAC of $o grants exactly what the collector reads" \
     "$(diff <(echo "$expected") <(echo "$got") | sed 's/^</missing:/; s/^>/extra:  /' | grep -E '^(missing|extra)')"
@@ -272,7 +272,7 @@ for o in base namespaced; do
     | tostring' "$work/$o.json") || fail "RBAC of $o is read-only, no secrets" "jq failed on $work/$o.json"
   [ -z "$bad" ] || fail "RBAC of $o is read-only, no secrets" "$bad"
 done
-pass "RBAC (base, namespaced): get/list/watch on exactly watch.rs's $(wc -l <<<"$expected") resources (events, metrics incl.), no secrets/configmaps/wildcards"
+pass "RBAC (base, ${OVERLAYS[*]}): get/list/watch on exactly watch.rs's $(wc -l <<<"$expected") resources (events, metrics incl.), no secrets/configmaps/wildcards"
 
 # --- 3. the base, applied for real ------------------------------------------------------------------------------
 out=$(k apply -f "$work/base.apply.yaml" 2>&1) || fail "kubectl apply the base$pdb_note" "$out"
@@ -435,6 +435,12 @@ check_collector() { # name keep what
 start_collector base collector-base
 check_collector collector-base "" "all namespaces, nodes, pods, services, deployments, replicasets"
 stop_collector
+# The other overlays' args and ConfigMaps (dev's debug log filter, ...) with the same RBAC as the base.
+for o in dev staging production; do
+  start_collector "$o" "collector-$o"
+  check_collector "collector-$o" "" "$o's args and ConfigMap"
+  stop_collector
+done
 
 # --- 6. namespaced mode: narrowed ClusterRole + RoleBindings in team-a, team-b -----------------------------------------
 out=$(k apply -f "$work/namespaced.apply.yaml" 2>&1) || fail "kubectl apply the namespaced overlay$pdb_note" "$out"
