@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # Gestalt Live's container image: `gestalt-live` and its site on distroless, running as non-root.
 #
-#   docker build -t gestalt-live:dev .          (BuildKit: Docker 23+ by default; podman/buildah work too)
+#   docker build -t gestalt-live:dev .          (BuildKit, the default since Docker 23: cache mounts, --chmod)
 #
 # The build reaches crates.io, npm, Debian and rustup's servers. No Docker engine runs on this project's
 # development machines, so `make test` does not build the image; it proves the manifests that run it

@@ -302,7 +302,12 @@ EOF
 gl_pod() { k -n "$NS" get pods -l app.kubernetes.io/name=gestalt-live -o name | grep -q .; }
 within 30 gl_pod || fail "the base Deployment gets a pod within 30 s" \
   "$(k -n "$NS" get deploy,rs,pods -o wide 2>&1; k -n "$NS" get events 2>&1 | tail -n 5)"
-pass "the base Deployment's pod is admitted ($(k -n "$NS" get pods -l app.kubernetes.io/name=gestalt-live -o name | head -n 1))"
+pod=$(k -n "$NS" get pods -l app.kubernetes.io/name=gestalt-live -o name | head -n 1)
+# The ServiceAccount says no token; the pod template opts in, so admission must have mounted it here.
+mounts=$(k -n "$NS" get "$pod" -o jsonpath='{.spec.containers[0].volumeMounts[*].mountPath}')
+grep -qw /var/run/secrets/kubernetes.io/serviceaccount <<<"$mounts" \
+  || fail "the gestalt-live pod mounts its service account token" "mounts: $mounts"
+pass "the base Deployment's pod is admitted, with its service account token mounted ($pod)"
 
 # The service account's token, read by the admin (never by the collector), from the Secret the token
 # controller writes for it (Kubernetes < 1.24; newer ones would use `kubectl create token`).
