@@ -13,6 +13,8 @@ ARG RUST_VERSION=1.95
 FROM docker.io/library/rust:${RUST_VERSION}-bookworm AS builder
 
 # npm: scripts/setup.sh installs wasm-opt from npm's binaryen (Debian's breaks the wasm). make: the build.
+# Not pinned to exact versions: bookworm is the pin, and exact versions leave the mirror at point releases.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && apt-get install -y --no-install-recommends nodejs npm make \
  && rm -rf /var/lib/apt/lists/*
