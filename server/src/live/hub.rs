@@ -1,10 +1,12 @@
-//! The hub: follows the topology owner's diffs, encodes each once, keeps a ring for resuming clients and fans
-//! frames out through a bounded broadcast channel.
+//! The hub: follows the topology owner's diffs, keeps its own current copy of the topology by applying them
+//! (the owner publishes whole copies only a few times a second, see [`crate::collector::owner::SNAPSHOT_EVERY`]),
+//! encodes each diff once, keeps a ring for resuming clients and fans frames out through a bounded broadcast
+//! channel.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use tokio::sync::{broadcast, watch};
@@ -113,7 +115,12 @@ struct Inner {
     config: Config,
     ring: Mutex<Ring>,
     tx: broadcast::Sender<Item>,
-    topology: watch::Receiver<Arc<Topology>>,
+    /// The current topology: the owner's diffs applied in order.
+    mirror: RwLock<Topology>,
+    /// A shared copy of `mirror`, made when someone asks and reused until the next diff.
+    copy: Mutex<Option<Arc<Topology>>>,
+    /// The owner's own copies, to start from and to start over from.
+    owner_copy: watch::Receiver<Arc<Topology>>,
     link: watch::Receiver<Link>,
     shutdown: watch::Sender<bool>,
     snapshot: Mutex<SnapshotCache>,
@@ -179,7 +186,9 @@ impl Hub {
             config,
             ring: Mutex::new(Ring::default()),
             tx,
-            topology,
+            mirror: RwLock::new(Topology::new()),
+            copy: Mutex::new(None),
+            owner_copy: topology,
             link,
             shutdown,
             snapshot: Mutex::new(SnapshotCache::default()),
@@ -188,8 +197,8 @@ impl Hub {
             sent: AtomicU64::new(0),
             metrics,
         }));
-        let keys = hub.reseed();
-        tokio::spawn(hub.clone().run(diffs, keys));
+        hub.reseed();
+        tokio::spawn(hub.clone().run(diffs));
         hub
     }
 
@@ -203,9 +212,18 @@ impl Hub {
         &self.0.metrics
     }
 
-    /// The collector's latest topology.
+    /// The current topology, shared: copied once per sequence number, on demand.
     pub fn topology(&self) -> Arc<Topology> {
-        self.0.topology.borrow().clone()
+        let mirror = read(&self.0.mirror);
+        let mut copy = lock(&self.0.copy);
+        match &*copy {
+            Some(topology) if topology.seq() == mirror.seq() => topology.clone(),
+            _ => {
+                let topology = Arc::new(mirror.clone());
+                *copy = Some(topology.clone());
+                topology
+            }
+        }
     }
 
     /// The hub's state, to follow.
@@ -249,10 +267,12 @@ impl Hub {
     /// The latest topology as a snapshot message for a client with `filters`, and its sequence number.
     /// Unfiltered snapshots are encoded once per sequence number and shared.
     pub fn snapshot(&self, format: Format, filters: &Filters) -> Result<(u64, Bytes), ProtocolError> {
-        let topology = self.topology();
+        let topology = read(&self.0.mirror);
         let seq = topology.seq();
         if !filters.is_empty() {
-            return Ok((seq, encode_snapshot(&filters.topology(&topology), format)?));
+            let filtered = filters.topology(&topology);
+            drop(topology);
+            return Ok((seq, encode_snapshot(&filtered, format)?));
         }
         let mut cache = lock(&self.0.snapshot);
         if cache.seq != Some(seq) {
@@ -273,9 +293,12 @@ impl Hub {
     /// Refreshes the gauges that describe the hub's state (called when `/metrics` is scraped).
     pub fn refresh_gauges(&self) {
         let metrics = &self.0.metrics;
-        let topology = self.topology();
-        metrics.topology_entities.set(topology.len() as i64);
-        metrics.topology_seq.set(topology.seq() as i64);
+        let (len, seq) = {
+            let topology = read(&self.0.mirror);
+            (topology.len(), topology.seq())
+        };
+        metrics.topology_entities.set(len as i64);
+        metrics.topology_seq.set(seq as i64);
         let clients = lock(&self.0.clients);
         let sent = self.0.sent.load(Ordering::Relaxed);
         let capacity = self.0.config.client_queue.max(1) as u64;
@@ -310,44 +333,51 @@ impl Hub {
         drop(clients);
     }
 
-    async fn run(self, mut diffs: broadcast::Receiver<Diff>, mut keys: HashMap<EntityKey, EntityId>) {
+    async fn run(self, mut diffs: broadcast::Receiver<Diff>) {
         loop {
-            match diffs.recv().await {
-                Ok(diff) => {
-                    if let Err(reason) = self.publish(&mut keys, diff) {
-                        tracing::warn!("hub: {reason}; restarting from the latest topology");
-                        keys = self.reset();
-                    }
-                }
+            let diff = match diffs.recv().await {
+                Ok(diff) => diff,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(
-                        missed,
-                        "hub: fell behind the topology owner; restarting from its latest topology"
-                    );
-                    keys = self.reset();
+                    // The next diff shows the gap; starting over waits for an owner copy that covers it.
+                    tracing::warn!(missed, "hub: fell behind the topology owner");
+                    continue;
                 }
                 Err(broadcast::error::RecvError::Closed) => {
                     tracing::info!("hub: the topology owner stopped");
                     return;
                 }
+            };
+            if let Err(gap) = self.publish(&diff) {
+                tracing::warn!("hub: {gap}; starting over from the owner's copy");
+                self.reset(diff.base_seq).await;
+                if let Err(gap) = self.publish(&diff) {
+                    tracing::warn!("hub: {gap} again; the next diff retries");
+                }
             }
         }
     }
 
-    /// Encodes `diff`, puts it in the ring and sends it to every session.
-    fn publish(&self, keys: &mut HashMap<EntityKey, EntityId>, diff: Diff) -> Result<(), String> {
-        let last_seq = lock(&self.0.ring).last_seq;
-        if diff.seq <= last_seq {
-            // Already in the topology the hub started from.
-            return Ok(());
-        }
-        if diff.base_seq != last_seq {
-            return Err(format!("a diff from seq {} does not follow seq {last_seq}", diff.base_seq));
-        }
-        let ids = resolve(keys, &diff)?;
-        let binary = Bytes::from(protocol::encode_diff(&diff).map_err(|e| e.to_string())?);
+    /// Applies `diff` to the mirror, encodes it, puts it in the ring and sends it to every session.
+    fn publish(&self, diff: &Diff) -> Result<(), String> {
+        let ids = {
+            let mut mirror = write(&self.0.mirror);
+            if diff.seq <= mirror.seq() {
+                // Already in the copy the hub started from.
+                return Ok(());
+            }
+            let ids = resolve(&mirror, diff)?;
+            mirror.apply(diff).map_err(|e| e.to_string())?;
+            ids
+        };
+        let binary = Bytes::from(protocol::encode_diff(diff).map_err(|e| e.to_string())?);
         let ops = diff.ops.len() as u64;
-        let frame = Arc::new(Frame { diff, ids, binary, json: OnceLock::new(), published: Instant::now() });
+        let frame = Arc::new(Frame {
+            diff: diff.clone(),
+            ids,
+            binary,
+            json: OnceLock::new(),
+            published: Instant::now(),
+        });
         {
             let mut ring = lock(&self.0.ring);
             ring.last_seq = frame.seq();
@@ -367,37 +397,58 @@ impl Hub {
         Ok(())
     }
 
-    /// Starts over from the owner's latest topology and tells every session to resync.
-    fn reset(&self) -> HashMap<EntityKey, EntityId> {
+    /// Starts over from an owner copy at `seq` or later (waiting up to 5 s for it: the owner copies at a
+    /// bounded rate) and tells every session to resync.
+    async fn reset(&self, seq: u64) {
         self.0.metrics.hub_resets.inc();
-        let keys = self.reseed();
+        let mut owner_copy = self.0.owner_copy.clone();
+        let waited =
+            tokio::time::timeout(Duration::from_secs(5), owner_copy.wait_for(|t| t.seq() >= seq)).await;
+        if !matches!(waited, Ok(Ok(_))) {
+            tracing::warn!(seq, "hub: no owner copy at seq {seq} yet; starting from an older one");
+        }
+        self.reseed();
         self.broadcast(Item::Reset);
-        keys
     }
 
-    fn reseed(&self) -> HashMap<EntityKey, EntityId> {
-        let topology = self.topology();
+    fn reseed(&self) {
+        let topology = self.0.owner_copy.borrow().clone();
+        let mut mirror = write(&self.0.mirror);
         let mut ring = lock(&self.0.ring);
         ring.frames.clear();
         ring.bytes = 0;
         ring.last_seq = topology.seq();
-        topology.entries().map(|(key, entity)| (key, entity.id.clone())).collect()
+        *mirror = (*topology).clone();
     }
 }
 
-/// The entity of each op, keeping `keys` in step with the owner's key assignments.
-fn resolve(keys: &mut HashMap<EntityKey, EntityId>, diff: &Diff) -> Result<Vec<EntityId>, String> {
+/// The entity of each op: from the op for creations, else from the topology the diff applies to (or from a
+/// creation earlier in the same diff).
+fn resolve(before: &Topology, diff: &Diff) -> Result<Vec<EntityId>, String> {
+    let mut created: BTreeMap<EntityKey, &EntityId> = BTreeMap::new();
     diff.ops
         .iter()
         .map(|op| match op {
             Op::Create { key, entity } => {
-                keys.insert(*key, entity.id.clone());
+                created.insert(*key, &entity.id);
                 Ok(entity.id.clone())
             }
-            Op::Patch { key, .. } => keys.get(key).cloned().ok_or_else(|| format!("unknown key {key:?}")),
-            Op::Remove { key } => keys.remove(key).ok_or_else(|| format!("unknown key {key:?}")),
+            Op::Patch { key, .. } | Op::Remove { key } => created
+                .get(key)
+                .copied()
+                .or_else(|| before.id_of(*key))
+                .cloned()
+                .ok_or_else(|| format!("a diff names an unknown key {key:?}")),
         })
         .collect()
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A snapshot message in `format`.

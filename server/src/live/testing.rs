@@ -43,6 +43,14 @@ impl Owner {
         Some(diff)
     }
 
+    /// Commits a change whose diff the hub never receives; only the owner's copy shows it.
+    pub fn change_unseen(&mut self, edit: impl FnOnce(&mut topology::Transaction<'_>)) {
+        let mut tx = self.topology.transaction();
+        edit(&mut tx);
+        tx.commit();
+        self.topology_tx.send_replace(Arc::new(self.topology.clone()));
+    }
+
     /// Upserts one entity.
     pub fn upsert(&mut self, entity: Entity) -> Option<Diff> {
         self.change(|tx| {

@@ -46,6 +46,7 @@ async fn a_live_state_is_503_until_ready_then_serves_the_latest_topology() {
             tx.upsert(entity.clone()).unwrap();
         }
     });
+    owner.settle().await;
     ready_tx.send_replace(true);
     assert_eq!(get(router.clone(), "/readyz").await, (StatusCode::OK, "ready".into()));
     let (status, body) = get(router, "/api/v1/topology").await;

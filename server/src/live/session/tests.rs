@@ -390,3 +390,32 @@ async fn a_status_change_reaches_connected_clients() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_hub_that_lost_diffs_starts_over_and_every_client_resyncs() {
+    let mut owner = Owner::new(start_topology(), quick());
+    let mut client = Client::hello(&owner, None, Filters::default());
+    let mut copy = client.snapshot().await;
+    // Diffs the hub never sees (as if its channel had overflowed): the next one does not follow.
+    owner.change_unseen(|tx| {
+        tx.upsert(pod("a", "unseen")).unwrap();
+    });
+    owner.upsert(pod("b", "seen"));
+    let snapshots = {
+        let mut snapshots = 0;
+        while copy.seq() < owner.topology.seq() {
+            match client.message().await {
+                ServerMsg::Snapshot(topology) => {
+                    snapshots += 1;
+                    copy = topology;
+                }
+                ServerMsg::Diff(diff) => copy.apply(&diff).unwrap(),
+                _ => {}
+            }
+        }
+        snapshots
+    };
+    assert_eq!(copy, owner.topology, "nothing lost: the unseen pod is there too");
+    assert_eq!(snapshots, 1);
+    assert_eq!(owner.hub.metrics().hub_resets.get(), 1);
+}
