@@ -17,7 +17,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::sync::watch;
 use tower_http::compression::CompressionLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::api::{self, ApiError};
 use crate::collector::{FeedStatus, Source};
@@ -128,7 +128,9 @@ pub fn router(state: State) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<State, _>(app::shell))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), observe))
-        .layer(TraceLayer::new_for_http())
+        // A 503 from /readyz while the collector lists is expected, not an error worth a red log line;
+        // real failures are logged where they happen.
+        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
         .with_state(state)
 }
 
