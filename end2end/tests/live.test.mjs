@@ -166,3 +166,33 @@ function freePort() {
     listener.on('error', reject);
   });
 }
+
+test('unhealthy entities pulse, and with reduced motion the scene holds still', async () => {
+  const frames = async (reducedMotion) => {
+    const page = await browser.newPage();
+    await page.emulateMedia({ reducedMotion });
+    await page.goto(`${server.url}/gestalt/live`);
+    await page.locator('canvas[data-drawn="true"]').waitFor({ timeout: 30_000 });
+    await page.waitForTimeout(500);
+    const canvas = page.locator('canvas');
+    const shots = [];
+    for (let i = 0; i < 4; i += 1) {
+      shots.push(PNG.sync.read(await canvas.screenshot()));
+      await page.waitForTimeout(250);
+    }
+    await page.close();
+    // Pixels that differ between consecutive shots, summed.
+    let changed = 0;
+    for (let s = 1; s < shots.length; s += 1) {
+      const [a, b] = [shots[s - 1].data, shots[s].data];
+      for (let i = 0; i < a.length; i += 4) {
+        if (Math.abs(a[i] - b[i]) + Math.abs(a[i + 1] - b[i + 1]) + Math.abs(a[i + 2] - b[i + 2]) > 30) changed += 1;
+      }
+    }
+    return changed;
+  };
+  const moving = await frames('no-preference');
+  const still = await frames('reduce');
+  assert.ok(moving > 20, `the crash-looping pods should pulse: ${moving} pixels changed`);
+  assert.equal(still, 0, `reduced motion: ${still} pixels changed`);
+});

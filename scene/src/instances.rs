@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
+use topology::interp::{Target, Visual};
 use topology::layout::Layout;
-use topology::{Kind, Topology};
+use topology::{EntityId, HealthLevel, Kind, Topology};
 
 use crate::palette::{health_color, scale, Rgba};
 
@@ -32,6 +33,48 @@ pub fn build(topology: &Topology, layout: &Layout) -> Instances {
             position,
             scale: size,
             color: health_color(entity.health.level()),
+        });
+    }
+    out
+}
+
+/// Where each drawn entity should end up, for the animator: its layout position, its health colour (sRGB in
+/// `0..=1`) and whether it pulses (unhealthy). Kinds drawn as bands are left out, as in [`build`].
+pub fn targets(topology: &Topology, layout: &Layout) -> Vec<(EntityId, Target)> {
+    topology
+        .entities()
+        .filter(|entity| scale(entity.kind).is_some())
+        .filter_map(|entity| {
+            let position = layout.position(&entity.id)?;
+            let [r, g, b, _] = health_color(entity.health.level());
+            let color = [f32::from(r) / 255.0, f32::from(g) / 255.0, f32::from(b) / 255.0];
+            let pulse = entity.health.level() == HealthLevel::Unhealthy;
+            Some((entity.id.clone(), Target { position, color, pulse }))
+        })
+        .collect()
+}
+
+/// Instances from the animator's visuals at one instant. The materials are opaque (transparent instancing
+/// would need sorting every frame), so opacity fades the colour into `background`, which on the scene's plain
+/// background looks the same; the pulse scales the shape.
+pub fn animated<'a>(
+    visuals: impl IntoIterator<Item = (&'a EntityId, Visual)>,
+    background: [f32; 3],
+) -> Instances {
+    let mut out = Instances::new();
+    for (id, visual) in visuals {
+        let Some(size) = scale(id.kind()) else { continue };
+        let opacity = visual.opacity.clamp(0.0, 1.0);
+        let channel = |i: usize| {
+            let value = background[i] + (visual.color[i] - background[i]) * opacity;
+            (value.clamp(0.0, 1.0) * 255.0).round() as u8
+        };
+        // Fading shapes also shrink a little, so a fade reads as "arriving" or "leaving", not as a colour change.
+        let grow = visual.scale * (0.6 + 0.4 * opacity);
+        out.entry(id.kind()).or_default().push(Instance {
+            position: visual.position,
+            scale: [size[0] * grow, size[1] * grow, size[2] * grow],
+            color: [channel(0), channel(1), channel(2), 255],
         });
     }
     out
@@ -95,6 +138,43 @@ mod tests {
         colours.sort_unstable();
         colours.dedup();
         assert!(colours.len() >= 3, "healthy, degraded and unhealthy should all show: {colours:?}");
+    }
+
+    #[test]
+    fn targets_cover_what_is_drawn_and_only_unhealthy_entities_pulse() {
+        let topo = topology::sample::kgents();
+        let layout = Layout::compute(&topo);
+        let targets = targets(&topo, &layout);
+        let drawn: usize = build(&topo, &layout).values().map(Vec::len).sum();
+        assert_eq!(targets.len(), drawn);
+        for (id, target) in &targets {
+            let unhealthy = topo.get(id).unwrap().health.level() == HealthLevel::Unhealthy;
+            assert_eq!(target.pulse, unhealthy, "{id}");
+        }
+        assert!(targets.iter().any(|(_, t)| t.pulse), "the sample has unhealthy pods");
+    }
+
+    #[test]
+    fn an_invisible_entity_has_the_background_colour_and_a_visible_one_its_own() {
+        let topo = topology::sample::kgents();
+        let layout = Layout::compute(&topo);
+        let (id, target) =
+            targets(&topo, &layout).into_iter().find(|(id, _)| id.kind() == Kind::Pod).unwrap();
+        let visual = |opacity: f32, scale: f32| Visual {
+            position: target.position,
+            color: target.color,
+            opacity,
+            scale,
+        };
+        let background = [0.07, 0.08, 0.11];
+        let hidden = animated([(&id, visual(0.0, 1.0))], background);
+        assert_eq!(hidden[&Kind::Pod][0].color, [18, 20, 28, 255]);
+        let shown = animated([(&id, visual(1.0, 1.0))], background);
+        let [r, g, b, _] = health_color(topo.get(&id).unwrap().health.level());
+        assert_eq!(shown[&Kind::Pod][0].color, [r, g, b, 255]);
+        let pulsing = animated([(&id, visual(1.0, 1.15))], background);
+        assert!(pulsing[&Kind::Pod][0].scale[0] > shown[&Kind::Pod][0].scale[0]);
+        assert!(hidden[&Kind::Pod][0].scale[0] < shown[&Kind::Pod][0].scale[0]);
     }
 
     #[test]

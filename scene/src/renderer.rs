@@ -1,5 +1,9 @@
-//! The GPU side (wasm32 only): three-d objects created once, instance buffers rewritten on change, and a
-//! `requestAnimationFrame` loop that draws only when something changed.
+//! The GPU side (wasm32 only): three-d objects created once, instance data rewritten while something animates,
+//! and a `requestAnimationFrame` loop that draws only when something changed or moves.
+//!
+//! Entities animate in place: a new topology only sets each entity's target in a [`topology::interp::Animator`]
+//! (fade in, glide, cross-fade colour, fade out, pulse when unhealthy), and each frame samples it. With the
+//! system's `prefers-reduced-motion`, changes are immediate and nothing pulses.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -10,8 +14,9 @@ use three_d::{
     degrees, vec3, AmbientLight, Camera, ClearState, Context, CpuMaterial, CpuMesh, DirectionalLight, Gm,
     InstancedMesh, Mat4, PhysicalMaterial, RenderTarget, Srgba, Vec3, Viewport,
 };
+use topology::interp::Animator;
 use topology::layout::Layout;
-use topology::{Kind, Topology};
+use topology::{EntityId, Kind, Topology};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlCanvasElement, WebGl2RenderingContext};
@@ -34,6 +39,9 @@ struct Renderer {
     ambient: AmbientLight,
     sun: DirectionalLight,
     bounds: Option<([f32; 3], [f32; 3])>,
+    animator: Animator<EntityId>,
+    /// Instance data must be rebuilt from the animator at the next frame.
+    animate: bool,
     dirty: bool,
     frames: u64,
     on_frame: Box<dyn FnMut(u64)>,
@@ -46,10 +54,11 @@ pub struct SceneHandle {
 }
 
 impl SceneHandle {
-    /// Replaces what is drawn: recomputes instance data and rewrites the instance buffers once.
+    /// Sets what is drawn: every entity gets a new target; new ones fade in, moved ones glide, removed ones fade
+    /// out. The camera is reframed only when the extent of the map really changed.
     pub fn set_topology(&self, topology: &Topology) {
         let layout = Layout::compute(topology);
-        self.inner.borrow_mut().set_instances(&instances::build(topology, &layout));
+        self.inner.borrow_mut().set_targets(&instances::targets(topology, &layout));
     }
 
     /// Frames drawn so far (for the status line and tests).
@@ -126,10 +135,13 @@ pub fn start(
         ambient,
         sun,
         bounds: None,
+        animator: Animator::new(),
+        animate: false,
         dirty: true,
         frames: 0,
         on_frame: Box::new(on_frame),
     }));
+    renderer.borrow_mut().animator.set_reduced_motion(prefers_reduced_motion());
     let handle = SceneHandle { inner: renderer, alive: Rc::new(RefCell::new(true)) };
     handle.set_topology(topology);
     run_loop(handle.inner.clone(), handle.alive.clone());
@@ -137,13 +149,41 @@ pub fn start(
 }
 
 impl Renderer {
-    fn set_instances(&mut self, all: &Instances) {
+    fn set_targets(&mut self, targets: &[(EntityId, topology::interp::Target)]) {
+        let now = now_secs();
+        // The first picture appears at once; animation is for what changes after it.
+        let first = self.animator.is_empty();
+        let reduced = self.animator.reduced_motion();
+        self.animator.set_reduced_motion(reduced || first);
+        let mut present = std::collections::BTreeSet::new();
+        for (id, target) in targets {
+            self.animator.set_target(id.clone(), *target, now);
+            present.insert(id);
+        }
+        self.animator.set_reduced_motion(reduced);
+        let gone: Vec<EntityId> =
+            self.animator.sample(now).map(|(id, _)| id).filter(|id| !present.contains(id)).cloned().collect();
+        for id in &gone {
+            self.animator.remove(id, now);
+        }
+        let bounds = bounds_of(targets);
+        if reframe(self.bounds, bounds) {
+            self.bounds = bounds;
+            self.frame_camera();
+        }
+        self.animate = true;
+    }
+
+    /// Rewrites the instance data from the animator at `now`; keeps animating while anything moves.
+    fn sample(&mut self, now: f64) {
+        let [r, g, b, _] = BACKGROUND;
+        let all = instances::animated(self.animator.sample(now), [r, g, b]);
         for (kind, mesh) in &mut self.meshes {
             let list = all.get(kind).map_or(&[][..], Vec::as_slice);
             mesh.geometry.set_instances(&to_three_d(list));
         }
-        self.bounds = instances::bounds(all);
-        self.frame_camera();
+        self.animator.prune(now);
+        self.animate = self.animator.is_animating(now);
         self.dirty = true;
     }
 
@@ -164,6 +204,9 @@ impl Renderer {
             self.frame_camera();
             self.dirty = true;
         }
+        if self.animate {
+            self.sample(now_secs());
+        }
         if !self.dirty {
             return;
         }
@@ -174,6 +217,43 @@ impl Renderer {
         self.dirty = false;
         self.frames += 1;
         (self.on_frame)(self.frames);
+    }
+}
+
+/// Seconds on the page's monotonic clock.
+fn now_secs() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map_or(0.0, |p| p.now() / 1000.0)
+}
+
+fn prefers_reduced_motion() -> bool {
+    web_sys::window()
+        .and_then(|w| w.match_media("(prefers-reduced-motion: reduce)").ok().flatten())
+        .is_some_and(|query| query.matches())
+}
+
+fn bounds_of(targets: &[(EntityId, topology::interp::Target)]) -> Option<([f32; 3], [f32; 3])> {
+    let mut all = Instances::new();
+    all.insert(
+        Kind::Pod,
+        targets
+            .iter()
+            .map(|(_, t)| Instance { position: t.position, scale: [1.0; 3], color: [0; 4] })
+            .collect(),
+    );
+    instances::bounds(&all)
+}
+
+/// Whether the camera should move: the first time, or when the map grew out of view or shrank a lot. Small
+/// changes (a pod more or less) leave the camera alone, so a live map does not twitch with every diff.
+fn reframe(old: Option<([f32; 3], [f32; 3])>, new: Option<([f32; 3], [f32; 3])>) -> bool {
+    match (old, new) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some((old_min, old_max)), Some((min, max))) => (0..3).any(|axis| {
+            let old_size = (old_max[axis] - old_min[axis]).max(1.0);
+            let size = (max[axis] - min[axis]).max(1.0);
+            min[axis] < old_min[axis] - 0.5 || max[axis] > old_max[axis] + 0.5 || size < old_size * 0.75
+        }),
     }
 }
 
