@@ -104,8 +104,57 @@ fn LivePage() -> impl IntoView {
                 role="img"
                 aria-label="3D map of the cluster: services on top, workloads in the middle, pods, then nodes at the bottom; one band per namespace"
             ></canvas>
+            <Legend/>
         </main>
         <footer class="gl-status" role="status" aria-live="polite">{move || status.get()}</footer>
+    }
+}
+
+/// What colours and shapes mean. Health is told by colour *and* by a symbol in the legend, and kinds by
+/// shape, so nothing depends on telling colours apart.
+#[component]
+fn Legend() -> impl IntoView {
+    let health = [
+        ("healthy", "●", "Healthy"),
+        ("degraded", "◐", "Degraded"),
+        ("unhealthy", "✕", "Unhealthy (pulses)"),
+        ("unknown", "?", "Unknown"),
+    ];
+    let shapes = [
+        ("sphere", "Service"),
+        ("cone", "Ingress"),
+        ("drum", "Workload controller"),
+        ("box", "Pod (small), node (flat, at the bottom)"),
+    ];
+    view! {
+        <aside class="gl-legend" aria-label="Legend">
+            <ul class="gl-legend-health">
+                {health
+                    .into_iter()
+                    .map(|(class, symbol, label)| {
+                        view! {
+                            <li class=format!("gl-health-{class}")>
+                                <span class="gl-swatch" aria-hidden="true">{symbol}</span>
+                                {label}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+            <ul class="gl-legend-shapes">
+                {shapes
+                    .into_iter()
+                    .map(|(shape, label)| {
+                        view! {
+                            <li>
+                                <span class=format!("gl-shape gl-shape-{shape}") aria-hidden="true"></span>
+                                {label}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        </aside>
     }
 }
 

@@ -50,7 +50,9 @@ test('the live page hydrates, draws the simulated kgents cluster in WebGL2 and l
   const status = await page.locator('[role="status"]').innerText();
   assert.match(status, /^health [A-F][+-]? \(\d+\.\d%\) · \d+ namespaces · 21 services · 7 deployments · 22 pods · 3 nodes$/);
 
-  // Non-background pixels on the canvas, in more than one colour: the instanced meshes were drawn.
+  // Non-background pixels on the canvas, in more than one colour: the instanced meshes were drawn. The legend
+  // floats over the canvas in the same colours, so it is hidden for the measurement.
+  const hidden = await hideLegend(page);
   const png = PNG.sync.read(await page.locator('canvas').screenshot());
   let drawn = 0;
   const colours = new Set();
@@ -67,6 +69,7 @@ test('the live page hydrates, draws the simulated kgents cluster in WebGL2 and l
   assert.ok(colours.size >= 3, `expected several health colours, saw ${colours.size} colour buckets`);
 
   // The README's screenshot comes from the release build; other runs (the wasm fallback) leave it alone.
+  await hidden.evaluate((style) => style.remove());
   if (process.env.GESTALT_SCREENSHOTS !== '0') {
     mkdirSync(screenshots, { recursive: true });
     await page.screenshot({ path: path.join(screenshots, 'live.png') });
@@ -139,6 +142,10 @@ test('a page whose server restarts says so, with the time it went stale, then go
   }
 });
 
+async function hideLegend(page) {
+  return page.addStyleTag({ content: '.gl-legend { display: none !important; }' });
+}
+
 async function waitForText(locator, pattern, timeout = 10_000) {
   const deadline = Date.now() + timeout;
   let text = '';
@@ -173,6 +180,7 @@ test('unhealthy entities pulse, and with reduced motion the scene holds still', 
     await page.emulateMedia({ reducedMotion });
     await page.goto(`${server.url}/gestalt/live`);
     await page.locator('canvas[data-drawn="true"]').waitFor({ timeout: 30_000 });
+    await hideLegend(page);
     await page.waitForTimeout(500);
     const canvas = page.locator('canvas');
     const shots = [];

@@ -174,6 +174,8 @@ async fn the_live_page_is_server_rendered_with_a_canvas() {
     assert!(body.contains("<canvas"), "{body}");
     assert!(body.contains("/pkg/gestalt-live.js"), "hydration script missing: {body}");
     assert!(body.contains("role=\"status\""), "{body}");
+    assert!(body.contains("aria-label=\"Legend\"") && body.contains("Unhealthy (pulses)"), "{body}");
+    assert!(body.contains("data-state=\"connecting\""), "the badge starts as connecting: {body}");
 }
 
 #[tokio::test]
