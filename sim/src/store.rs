@@ -6,6 +6,7 @@
 //! from revision N see exactly the changes after N: the replay is read and the live feed subscribed under the
 //! same lock that every write holds while it publishes.
 
+mod gc;
 mod history;
 mod strategy;
 mod write;
@@ -204,6 +205,8 @@ pub struct Store {
 struct Inner {
     revision: u64,
     objects: Vec<BTreeMap<Key, Arc<Value>>>,
+    /// Who owns what: owner uid → its dependents, kept by every write, so garbage collection never scans.
+    dependents: gc::Dependents,
     history: History,
     rng: Rng,
 }
@@ -216,6 +219,7 @@ impl Store {
             inner: Mutex::new(Inner {
                 revision: 0,
                 objects: RESOURCES.iter().map(|_| BTreeMap::new()).collect(),
+                dependents: gc::Dependents::default(),
                 history: History::new(config.history),
                 rng: Rng::new(config.seed ^ 0x5EED_0F0B_1EC7),
             }),

@@ -289,3 +289,47 @@ fn the_simulator_keeps_the_status_and_age_it_inserts() {
     assert_eq!(modified["status"]["phase"], "Failed");
     assert_eq!(modified["metadata"]["generation"], 1);
 }
+
+fn owned(name: &str, owners: &[&Arc<Value>]) -> Value {
+    let refs: Vec<Value> = owners
+        .iter()
+        .map(|o| json!({"apiVersion": o["apiVersion"], "kind": o["kind"], "name": o["metadata"]["name"], "uid": o["metadata"]["uid"]}))
+        .collect();
+    let mut object = pod(name);
+    object["metadata"]["ownerReferences"] = json!(refs);
+    object
+}
+
+#[test]
+fn deleting_an_owner_garbage_collects_its_dependents_after_it() {
+    let store = store();
+    let deploy = store.create(DEPLOYMENTS, Some("ns"), json!({"metadata": {"name": "web"}})).unwrap();
+    let mut rs = owned("web-1", &[&deploy]);
+    rs.as_object_mut().unwrap().remove("spec");
+    let rs = store.create(crate::resource::REPLICASETS, Some("ns"), rs).unwrap();
+    store.create(PODS, Some("ns"), owned("web-1-a", &[&rs])).unwrap();
+    store.create(PODS, Some("ns"), pod("unowned")).unwrap();
+    let before = store.revision();
+    let mut feed = store.watch(PODS, WatchFrom::Revision(before)).unwrap().receiver;
+    store.delete(DEPLOYMENTS, Some("ns"), "web", &Preconditions::default()).unwrap();
+    assert_eq!(store.count(crate::resource::REPLICASETS), 0);
+    assert!(store.get(PODS, Some("ns"), "web-1-a").is_err());
+    assert!(store.get(PODS, Some("ns"), "unowned").is_ok());
+    let kinds: Vec<(&str, u64)> =
+        std::iter::from_fn(|| feed.try_recv().ok()).map(|e| (e.resource.get().kind, e.revision)).collect();
+    assert_eq!(kinds, [("Deployment", before + 1), ("ReplicaSet", before + 2), ("Pod", before + 3)]);
+}
+
+#[test]
+fn a_dependent_with_another_living_owner_only_loses_the_dead_reference() {
+    let store = store();
+    let a = store.create(CONFIGMAPS, Some("ns"), json!({"metadata": {"name": "a"}})).unwrap();
+    let b = store.create(CONFIGMAPS, Some("ns"), json!({"metadata": {"name": "b"}})).unwrap();
+    store.create(PODS, Some("ns"), owned("shared", &[&a, &b])).unwrap();
+    store.delete(CONFIGMAPS, Some("ns"), "a", &Preconditions::default()).unwrap();
+    let shared = store.get(PODS, Some("ns"), "shared").unwrap();
+    assert_eq!(shared["metadata"]["ownerReferences"].as_array().unwrap().len(), 1);
+    assert_eq!(shared["metadata"]["ownerReferences"][0]["name"], "b");
+    store.delete(CONFIGMAPS, Some("ns"), "b", &Preconditions::default()).unwrap();
+    assert!(store.get(PODS, Some("ns"), "shared").is_err());
+}

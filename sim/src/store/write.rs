@@ -291,7 +291,8 @@ impl Store {
         Ok(new)
     }
 
-    /// Deletes an object at once (no graceful termination); deleting a namespace deletes what is in it first.
+    /// Deletes an object at once (no graceful termination); deleting a namespace deletes what is in it first,
+    /// and the objects it owned are then garbage-collected (background propagation).
     ///
     /// # Errors
     /// Not found, or a precondition that does not hold.
@@ -337,7 +338,9 @@ impl Store {
                 }
             }
         }
-        Ok(self.remove(&mut inner, resource, key, &old))
+        let deleted = self.remove(&mut inner, resource, key, &old);
+        self.collect_garbage(&mut inner, &old);
+        Ok(deleted)
     }
 
     fn remove(&self, inner: &mut Inner, resource: ResourceId, key: Key, old: &Arc<Value>) -> Arc<Value> {
@@ -346,7 +349,7 @@ impl Store {
 
     /// Applies a change under the lock: bumps the revision, stores or removes, records and publishes. Returns
     /// the object as published (for a deletion, its last state stamped with the deletion's revision).
-    fn commit(
+    pub(super) fn commit(
         &self,
         inner: &mut Inner,
         resource: ResourceId,
@@ -357,6 +360,12 @@ impl Store {
     ) -> Arc<Value> {
         inner.revision += 1;
         let revision = inner.revision;
+        if let Some(previous) = &previous {
+            inner.dependents.forget(resource, &key, previous);
+        }
+        if let Some(object) = &object {
+            inner.dependents.remember(resource, &key, object);
+        }
         let object = if let Some(object) = object {
             inner.objects[resource.0].insert(key, Arc::clone(&object));
             object
