@@ -8,7 +8,10 @@
 mod cluster;
 mod events;
 mod kgents;
+mod multi_agent;
 mod network;
+mod orchestrator;
+mod platform;
 mod pod;
 mod scale;
 mod workload;
@@ -35,11 +38,19 @@ pub enum Scenario {
     Kgents,
     /// About this many pods over ~20 namespaces, in deployments of 10 with a service each, ~30 per node.
     Scale(usize),
+    /// An AI agent platform: 7 autoscaled services of 2, postgres, qdrant and NATS stateful sets, a frontend
+    /// behind an ingress (5 nodes, 21 pods).
+    MultiAgent,
+    /// A job orchestrator: postgres, RabbitMQ and Redis stateful sets, orchestrator ×3 and workers ×10
+    /// (4 nodes, 18 pods).
+    Orchestrator,
 }
 
-/// A scenario name that is not one of `empty`, `kgents`, `scale:N`.
+/// A scenario name that is not one of `empty`, `kgents`, `multi-agent`, `orchestrator`, `scale:N`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown scenario {0:?}: expected `empty`, `kgents` or `scale:N`")]
+#[error(
+    "unknown scenario {0:?}: expected `empty`, `kgents`, `multi-agent`, `orchestrator` or `scale:N` (N pods)"
+)]
 pub struct UnknownScenario(String);
 
 impl FromStr for Scenario {
@@ -49,6 +60,8 @@ impl FromStr for Scenario {
         match s {
             "empty" => Ok(Scenario::Empty),
             "kgents" => Ok(Scenario::Kgents),
+            "multi-agent" => Ok(Scenario::MultiAgent),
+            "orchestrator" => Ok(Scenario::Orchestrator),
             _ => s
                 .strip_prefix("scale:")
                 .and_then(|n| n.parse().ok())
@@ -64,6 +77,8 @@ impl fmt::Display for Scenario {
             Scenario::Empty => f.write_str("empty"),
             Scenario::Kgents => f.write_str("kgents"),
             Scenario::Scale(n) => write!(f, "scale:{n}"),
+            Scenario::MultiAgent => f.write_str("multi-agent"),
+            Scenario::Orchestrator => f.write_str("orchestrator"),
         }
     }
 }
@@ -78,6 +93,8 @@ pub fn populate(store: &Store, scenario: &Scenario, seed: u64) -> Result<(), Sto
         Scenario::Empty => cluster::default_namespace(&mut ctx),
         Scenario::Kgents => kgents::populate(&mut ctx),
         Scenario::Scale(pods) => scale::populate(&mut ctx, *pods),
+        Scenario::MultiAgent => multi_agent::populate(&mut ctx),
+        Scenario::Orchestrator => orchestrator::populate(&mut ctx),
     }
 }
 

@@ -6,7 +6,7 @@
 //! (`DATABASE_PASSWORD=hunter2`), `secretKeyRef`s, Secrets with data, and `last-applied-configuration`
 //! annotations that repeat the env.
 
-mod extras;
+pub(super) mod extras;
 
 use std::sync::Arc;
 
@@ -23,23 +23,27 @@ use crate::store::StoreError;
 const AGE: i64 = 3 * 86_400 + 4 * 3600;
 const NAMESPACES: [&str; 4] = ["kgents-triad", "kgents-observability", "kgents-agents", "kgents-gateway"];
 
-fn env(name: &str, value: &str) -> Value {
+pub(super) fn env(name: &str, value: &str) -> Value {
     json!({"name": name, "value": value})
 }
 
-fn secret_env(name: &str, secret: &str, key: &str) -> Value {
+pub(super) fn secret_env(name: &str, secret: &str, key: &str) -> Value {
     json!({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
 }
 
-fn config_volume(name: &str, config_map: &str) -> Value {
+pub(super) fn config_volume(name: &str, config_map: &str) -> Value {
     json!({"name": name, "configMap": {"name": config_map, "defaultMode": 420}})
 }
 
-fn mount(name: &str, path: &str) -> Value {
+pub(super) fn mount(name: &str, path: &str) -> Value {
     json!({"name": name, "mountPath": path, "readOnly": true})
 }
 
-fn container(name: &'static str, image: &'static str, ports: Vec<(&'static str, u16)>) -> Container {
+pub(super) fn container(
+    name: &'static str,
+    image: &'static str,
+    ports: Vec<(&'static str, u16)>,
+) -> Container {
     Container {
         name,
         image,

@@ -8,8 +8,8 @@ use serde_json::Value;
 use super::*;
 use crate::clock::ManualClock;
 use crate::resource::{
-    CONFIGMAPS, DAEMONSETS, DEPLOYMENTS, ENDPOINTS, ENDPOINTSLICES, EVENTS, NAMESPACES, NODES, PODS,
-    REPLICASETS, SECRETS, SERVICES, STATEFULSETS,
+    CONFIGMAPS, DAEMONSETS, DEPLOYMENTS, ENDPOINTS, ENDPOINTSLICES, EVENTS, HPAS, INGRESSES, NAMESPACES,
+    NODES, PODS, PVCS, REPLICASETS, SECRETS, SERVICES, STATEFULSETS,
 };
 use crate::select::Filter;
 use crate::store::StoreConfig;
@@ -42,7 +42,7 @@ fn names(objects: &[Arc<Value>]) -> BTreeSet<String> {
 
 #[test]
 fn scenario_names_parse_and_print_back() {
-    for name in ["empty", "kgents", "scale:10000"] {
+    for name in ["empty", "kgents", "multi-agent", "orchestrator", "scale:10000"] {
         assert_eq!(name.parse::<Scenario>().unwrap().to_string(), name);
     }
     assert!("scale:lots".parse::<Scenario>().is_err());
@@ -186,4 +186,92 @@ fn scale_spreads_pods_over_namespaces_and_nodes() {
     let pods = all(&store, PODS);
     let ips: BTreeSet<&str> = pods.iter().map(|p| p["status"]["podIP"].as_str().unwrap()).collect();
     assert_eq!(ips.len(), 1000, "pod IPs are unique");
+}
+
+/// Owner references resolve (by uid and kind), every controller's selector matches its pods' labels, every
+/// service selects at least one ready pod and its endpoints list exactly the ready ones.
+fn assert_wired(store: &Store) {
+    let uids: HashMap<String, Arc<Value>> = [DEPLOYMENTS, REPLICASETS, STATEFULSETS, DAEMONSETS, SERVICES]
+        .iter()
+        .flat_map(|r| all(store, *r))
+        .map(|o| (o["metadata"]["uid"].as_str().unwrap().to_owned(), o))
+        .collect();
+    for object in [PODS, REPLICASETS, ENDPOINTSLICES].iter().flat_map(|r| all(store, *r)) {
+        let name = object["metadata"]["name"].as_str().unwrap();
+        let owner = &object["metadata"]["ownerReferences"][0];
+        let controller =
+            uids.get(owner["uid"].as_str().unwrap()).unwrap_or_else(|| panic!("{name} has no owner"));
+        assert_eq!(owner["kind"], controller["kind"], "{name}");
+        if let Some(selector) = controller["spec"]["selector"]["matchLabels"].as_object() {
+            for (k, v) in selector {
+                assert_eq!(&object["metadata"]["labels"][k], v, "{name} is not selected by its controller");
+            }
+        }
+    }
+    let pods = all(store, PODS);
+    for svc in all(store, SERVICES) {
+        let Some(selector) = svc["spec"]["selector"].as_object() else { continue };
+        let name = svc["metadata"]["name"].as_str().unwrap();
+        let ns = svc["metadata"]["namespace"].as_str();
+        let selected: Vec<&str> = pods
+            .iter()
+            .filter(|p| p["metadata"]["namespace"].as_str() == ns)
+            .filter(|p| selector.iter().all(|(k, v)| &p["metadata"]["labels"][k] == v))
+            .map(|p| p["status"]["podIP"].as_str().unwrap())
+            .collect();
+        assert!(!selected.is_empty(), "{name} selects nothing");
+        let ep = store.get(ENDPOINTS, ns, name).unwrap();
+        let listed = ep["subsets"][0]["addresses"].as_array().unwrap().len();
+        assert_eq!(listed, selected.len(), "{name}: every pod is ready in a fresh platform scenario");
+    }
+}
+
+fn count_named(store: &Store, resource: ResourceId, ns: &str) -> usize {
+    all(store, resource).iter().filter(|o| o["metadata"]["namespace"] == ns).count()
+}
+
+#[test]
+fn multi_agent_has_seven_autoscaled_services_data_stateful_sets_and_a_frontend() {
+    let store = built(&Scenario::MultiAgent, 42);
+    let counts = [NODES, NAMESPACES, PODS, DEPLOYMENTS, HPAS, STATEFULSETS, PVCS, SERVICES, INGRESSES]
+        .map(|r| store.count(r));
+    assert_eq!(counts, [5, 4, 21, 8, 7, 3, 5, 15, 1]);
+    assert_eq!(count_named(&store, PODS, "agent-platform"), 14);
+    let hpas = all(&store, HPAS);
+    for deploy in all(&store, DEPLOYMENTS).iter().filter(|d| d["metadata"]["namespace"] == "agent-platform") {
+        assert_eq!(deploy["spec"]["replicas"], 2);
+        let name = &deploy["metadata"]["name"];
+        assert!(
+            hpas.iter()
+                .any(|h| &h["spec"]["scaleTargetRef"]["name"] == name && h["spec"]["minReplicas"] == 2),
+            "{name}"
+        );
+    }
+    let sts: BTreeSet<String> = names(&all(&store, STATEFULSETS));
+    assert_eq!(sts, ["agent-data/nats", "agent-data/postgres", "agent-data/qdrant"].map(String::from).into());
+    assert!(store.get(PVCS, Some("agent-data"), "jetstream-nats-2").is_ok());
+    assert_eq!(
+        all(&store, INGRESSES)[0]["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+        "frontend"
+    );
+    assert_wired(&store);
+}
+
+#[test]
+fn orchestrator_has_three_data_stateful_sets_three_orchestrators_and_ten_workers() {
+    let store = built(&Scenario::Orchestrator, 42);
+    let counts = [NODES, NAMESPACES, PODS, DEPLOYMENTS, STATEFULSETS, PVCS, HPAS].map(|r| store.count(r));
+    assert_eq!(counts, [4, 3, 18, 2, 3, 5, 1]);
+    let replicas: BTreeSet<(String, i64)> = all(&store, DEPLOYMENTS)
+        .iter()
+        .chain(all(&store, STATEFULSETS).iter())
+        .map(|o| {
+            (o["metadata"]["name"].as_str().unwrap().to_owned(), o["spec"]["replicas"].as_i64().unwrap())
+        })
+        .collect();
+    let expected = [("orchestrator", 3), ("worker", 10), ("postgres", 1), ("rabbitmq", 3), ("redis", 1)];
+    assert_eq!(replicas, expected.iter().map(|(n, r)| ((*n).to_owned(), *r)).collect());
+    assert_eq!(count_named(&store, PODS, "orchestrator"), 13);
+    assert_eq!(store.count(REPLICASETS), 3, "the orchestrator's previous rollout left a scaled-down set");
+    assert_wired(&store);
 }

@@ -9,7 +9,7 @@ use crate::resource::{CONFIGMAPS, CRONJOBS, HPAS, JOBS, SECRETS};
 use crate::scenario::Ctx;
 use crate::store::StoreError;
 
-fn base64(bytes: &[u8]) -> String {
+pub(crate) fn base64(bytes: &[u8]) -> String {
     const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
