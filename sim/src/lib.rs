@@ -17,6 +17,7 @@
 //! ```
 
 pub mod api;
+pub mod churn;
 pub mod clock;
 pub mod fault;
 mod kubeconfig;
