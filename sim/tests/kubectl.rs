@@ -19,11 +19,15 @@ struct Cluster {
 }
 
 async fn start(name: &str) -> Option<Cluster> {
+    start_with(name, sim::SimConfig::default()).await
+}
+
+async fn start_with(name: &str, config: sim::SimConfig) -> Option<Cluster> {
     if !Path::new(KUBECTL).exists() {
         eprintln!("!!! SKIPPED {name}: {KUBECTL} is not installed, kubectl was not tested !!!");
         return None;
     }
-    let sim = sim::Sim::new(sim::SimConfig::default()).unwrap();
+    let sim = sim::Sim::new(config).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(sim::serve(listener, sim.clone()));
@@ -180,4 +184,30 @@ async fn kubectl_apply_creates_then_patches_with_default_validation() {
         (Some("nginx:1.28"), Some(80))
     );
     assert_eq!(web["metadata"]["generation"], 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_reads_a_churning_cluster() {
+    let config = sim::SimConfig { scenario: sim::Scenario::MultiAgent, ..sim::SimConfig::default() };
+    let Some(cluster) = start_with("churn", config).await else { return };
+    // 1 200 changes a minute: one every 50 ms, so a few seconds see rollouts, scaling and faults.
+    let churn = sim::churn::spawn(&cluster.sim, 1200).expect("churn on");
+    let before = cluster.sim.store().revision();
+    let mut tables = Vec::new();
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        tables.push(cluster.run(&["get", "pods", "-A"]).await);
+    }
+    assert!(cluster.sim.store().revision() > before + 20, "the cluster changed while kubectl read it");
+    for out in &tables {
+        let lines: Vec<&str> = out.lines().collect();
+        let header: Vec<&str> = lines[0].split_whitespace().collect();
+        assert_eq!(header, ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"]);
+        assert!(lines.len() > 15, "{out}");
+        assert!(lines[1..].iter().all(|l| l.split_whitespace().count() >= 6), "{out}");
+    }
+    assert_ne!(tables[0], tables[3], "the pods kubectl lists move");
+    let events = cluster.run(&["get", "events", "-A", "--field-selector", "reason=ScalingReplicaSet"]).await;
+    assert!(events.contains("Scaled"), "the deployment controller's events are there: {events}");
+    churn.abort();
 }
