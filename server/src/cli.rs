@@ -35,6 +35,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Serve the live map of a real cluster, watched through its API server.
     Serve(ServeArgs),
+    /// Serve only a simulated cluster's Kubernetes API on loopback, with churn, and write its kubeconfig (for
+    /// kubectl and other tools).
+    Sim(crate::simulated::SimArgs),
 }
 
 /// Flags of `gestalt-live serve`.
@@ -83,9 +86,14 @@ pub struct DemoArgs {
     /// Web server settings.
     #[command(flatten)]
     pub web: WebArgs,
-    /// What the simulated cluster contains: `kgents`, `scale:N` (N pods) or `empty`.
+    /// What the simulated cluster contains: `kgents`, `multi-agent`, `orchestrator`, `scale:N` (N pods) or
+    /// `empty`.
     #[arg(long, default_value = "kgents", env = "GESTALT_SCENARIO")]
     pub scenario: sim::Scenario,
+    /// Changes per minute in the simulated cluster (rollouts, scaling, crash loops, node failures, jobs…);
+    /// 0 keeps it still.
+    #[arg(long, default_value_t = 30, env = "GESTALT_CHURN", value_name = "EVENTS_PER_MIN")]
+    pub churn: u32,
     /// Seeds names, uids and usage: the same seed gives the same cluster.
     #[arg(long, default_value_t = 42, env = "GESTALT_SEED")]
     pub seed: u64,

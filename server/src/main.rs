@@ -8,6 +8,7 @@ mod cli;
 mod collector;
 mod live;
 mod metrics;
+mod simulated;
 mod site;
 mod web;
 
@@ -36,6 +37,7 @@ fn main() -> std::process::ExitCode {
 async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Demo(args) => demo(args).await?,
+        cli::Command::Sim(args) => simulated::run(args).await?,
         cli::Command::Serve(args) => {
             let options = site::leptos_options(&args.web)?;
             let settings = collector::Settings {
@@ -78,6 +80,7 @@ async fn demo(args: cli::DemoArgs) -> anyhow::Result<()> {
     if args.write_kubeconfig.is_some() {
         tracing::info!("kubectl --kubeconfig {} get pods -A", kubeconfig.display());
     }
+    let _churn = sim::churn::spawn(&simulated, args.churn);
     tokio::spawn(async move {
         if let Err(error) = sim::serve(listener, simulated).await {
             tracing::error!(%error, "the simulated cluster stopped");
