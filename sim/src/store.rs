@@ -14,7 +14,7 @@ mod write;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::ops::Bound;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -95,6 +95,27 @@ pub struct Event {
     pub object: Arc<Value>,
     /// The object before the change, so a selecting watch can tell an object leaving its selection.
     pub previous: Option<Arc<Value>>,
+    /// The object as JSON, serialized by the first watcher that sends it whole and shared by the others: with
+    /// many watchers, the cost of a change is one serialization, not one per watcher.
+    encoded: OnceLock<Vec<u8>>,
+}
+
+impl Event {
+    /// An event about `object`.
+    pub fn new(
+        kind: EventType,
+        resource: ResourceId,
+        revision: u64,
+        object: Arc<Value>,
+        previous: Option<Arc<Value>>,
+    ) -> Event {
+        Event { kind, resource, revision, object, previous, encoded: OnceLock::new() }
+    }
+
+    /// The object as compact JSON, serialized once.
+    pub fn object_json(&self) -> &[u8] {
+        self.encoded.get_or_init(|| serde_json::to_vec(&*self.object).unwrap_or_default())
+    }
 }
 
 /// Errors of store operations; the API maps each to a Kubernetes `Status`.
@@ -323,13 +344,7 @@ impl Store {
             WatchFrom::Now => inner.objects[resource.0]
                 .values()
                 .map(|object| {
-                    Arc::new(Event {
-                        kind: EventType::Added,
-                        resource,
-                        revision: revision_of(object),
-                        object: Arc::clone(object),
-                        previous: None,
-                    })
+                    Arc::new(Event::new(EventType::Added, resource, revision_of(object), Arc::clone(object), None))
                 })
                 .collect(),
             WatchFrom::Revision(revision) => inner

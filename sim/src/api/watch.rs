@@ -169,7 +169,10 @@ impl Watch {
         out.extend_from_slice(kind.as_str().as_bytes());
         out.extend_from_slice(b"\",\"object\":");
         let written = match self.output {
-            Output::Object => serde_json::to_writer(&mut out, &*event.object),
+            Output::Object => {
+                out.extend_from_slice(event.object_json());
+                Ok(())
+            }
             other => serde_json::to_writer(
                 &mut out,
                 &format::render(self.resource, &event.object, other, self.sim.now()),
@@ -217,7 +220,7 @@ mod tests {
 
     fn event(kind: EventType, before: Option<&str>, now: &str) -> Event {
         let pod = |app: &str| Arc::new(json!({"metadata": {"name": "p", "labels": {"app": app}}}));
-        Event { kind, resource: PODS, revision: 1, object: pod(now), previous: before.map(pod) }
+        Event::new(kind, PODS, 1, pod(now), before.map(pod))
     }
 
     #[test]

@@ -62,13 +62,7 @@ mod tests {
     use crate::store::EventType;
 
     fn event(revision: u64) -> Arc<Event> {
-        Arc::new(Event {
-            kind: EventType::Added,
-            resource: PODS,
-            revision,
-            object: Arc::new(json!({})),
-            previous: None,
-        })
+        Arc::new(Event::new(EventType::Added, PODS, revision, Arc::new(json!({})), None))
     }
 
     fn revisions(history: &History, from: u64) -> Option<Vec<u64>> {

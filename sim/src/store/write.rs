@@ -375,7 +375,7 @@ impl Store {
             last["metadata"]["resourceVersion"] = Value::String(revision.to_string());
             Arc::new(last)
         };
-        let event = Arc::new(Event { kind, resource, revision, object: Arc::clone(&object), previous });
+        let event = Arc::new(Event::new(kind, resource, revision, Arc::clone(&object), previous));
         inner.history.push(Arc::clone(&event));
         // No receivers is fine: nobody is watching.
         let _ = self.events.send(event);
