@@ -257,23 +257,32 @@ fn endpoints(
             not_ready.push(address);
         }
     }
-    let ports: Vec<Value> = svc["spec"]["ports"]
-        .as_array()
-        .map(|ports| {
-            ports
-                .iter()
-                .map(|p| json!({"name": p["name"], "port": p["targetPort"], "protocol": p["protocol"]}))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut subset = json!({"ports": ports});
-    if !ready.is_empty() {
-        subset["addresses"] = json!(ready);
-    }
-    if !not_ready.is_empty() {
-        subset["notReadyAddresses"] = json!(not_ready);
-    }
-    let subsets = if ready.is_empty() && not_ready.is_empty() { json!([]) } else { json!([subset]) };
+    // Values are moved into place (`Value::Array`), not passed through `json!`, which would serialize a copy:
+    // this runs for every service of a namespace on every change.
+    let ports = Value::Array(
+        svc["spec"]["ports"]
+            .as_array()
+            .map(|ports| {
+                ports
+                    .iter()
+                    .map(|p| json!({"name": p["name"], "port": p["targetPort"], "protocol": p["protocol"]}))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    );
+    let subsets = if ready.is_empty() && not_ready.is_empty() {
+        Value::Array(Vec::new())
+    } else {
+        let mut subset = serde_json::Map::new();
+        subset.insert("ports".into(), ports.clone());
+        if !ready.is_empty() {
+            subset.insert("addresses".into(), Value::Array(ready));
+        }
+        if !not_ready.is_empty() {
+            subset.insert("notReadyAddresses".into(), Value::Array(not_ready));
+        }
+        Value::Array(vec![Value::Object(subset)])
+    };
     let at = rfc3339(now);
     let labels = svc["metadata"]["labels"].clone();
     let current = store.get(ENDPOINTS, Some(namespace), svc_name).ok();
@@ -293,7 +302,7 @@ fn endpoints(
     } else {
         changed?;
     }
-    let slice_endpoints: Vec<Value> = selected
+    let slice_endpoints: Value = selected
         .iter()
         .map(|pod| {
             let ok = is_ready(pod);
@@ -303,12 +312,10 @@ fn endpoints(
         .collect();
     let slice = slices.iter().find(|s| s["metadata"]["labels"]["kubernetes.io/service-name"] == svc_name);
     match slice {
-        Some(slice) if slice["endpoints"] == json!(slice_endpoints) && slice["ports"] == json!(ports) => {
-            Ok(())
-        }
+        Some(slice) if slice["endpoints"] == slice_endpoints && slice["ports"] == ports => Ok(()),
         Some(slice) => ignore_gone(store.modify(ENDPOINTSLICES, Some(namespace), name(slice), |s| {
-            s["endpoints"] = json!(slice_endpoints);
-            s["ports"] = json!(ports);
+            s["endpoints"] = slice_endpoints;
+            s["ports"] = ports;
         })),
         None => {
             let mut slice_labels = if labels.is_object() { labels } else { json!({}) };
