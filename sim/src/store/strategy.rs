@@ -78,11 +78,21 @@ pub(crate) fn spec_changed(old: &Value, new: &Value) -> bool {
     old_keys.count() != new_keys.clone().count() || new_keys.into_iter().any(|(k, v)| old.get(k) != Some(v))
 }
 
-/// Whether two versions of an object differ in more than their `resourceVersion`.
+/// Whether two versions of an object differ in more than their `resourceVersion`. Compared in place, without
+/// copying either: every simulator write asks this.
 pub(crate) fn really_changed(old: &Value, new: &Value) -> bool {
-    let mut new = new.clone();
-    new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
-    &new != old
+    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else { return old != new };
+    old.len() != new.len()
+        || new.iter().any(|(k, v)| match (k.as_str(), old.get(k)) {
+            ("metadata", Some(old_meta)) => metadata_changed(old_meta, v),
+            (_, old_value) => old_value != Some(v),
+        })
+}
+
+fn metadata_changed(old: &Value, new: &Value) -> bool {
+    let (Some(old), Some(new)) = (old.as_object(), new.as_object()) else { return old != new };
+    let fields = |m: &Map<String, Value>| m.keys().filter(|k| *k != "resourceVersion").count();
+    fields(old) != fields(new) || new.iter().any(|(k, v)| k != "resourceVersion" && old.get(k) != Some(v))
 }
 
 #[cfg(test)]
@@ -145,5 +155,8 @@ mod tests {
         let old = json!({"metadata": {"resourceVersion": "1"}, "spec": {}});
         assert!(!really_changed(&old, &json!({"metadata": {"resourceVersion": "7"}, "spec": {}})));
         assert!(really_changed(&old, &json!({"metadata": {"resourceVersion": "1"}, "spec": {"x": 1}})));
+        assert!(really_changed(&old, &json!({"metadata": {"resourceVersion": "1", "labels": {}}, "spec": {}})));
+        assert!(really_changed(&old, &json!({"metadata": {}, "spec": {}, "status": {}})));
+        assert!(!really_changed(&old, &json!({"metadata": {}, "spec": {}})), "a missing version is no change");
     }
 }
