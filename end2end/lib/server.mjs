@@ -16,7 +16,8 @@ export function binaryPath() {
 export async function startServer(args = ['demo'], { timeoutMs = 30_000, listen = '127.0.0.1:0' } = {}) {
   const child = spawn(binaryPath(), [...args, '--listen', listen], {
     cwd: repoRoot,
-    env: { ...process.env, GESTALT_LOG: process.env.GESTALT_LOG ?? 'info' },
+    // The demo churns by default; the tests count and photograph a still cluster unless they ask otherwise.
+    env: { ...process.env, GESTALT_LOG: process.env.GESTALT_LOG ?? 'info', GESTALT_CHURN: process.env.GESTALT_CHURN ?? '0' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
