@@ -78,7 +78,8 @@ async fn run_until(args: SimArgs, stop: impl Future<Output = ()>) -> Result<(), 
     if !args.listen.ip().is_loopback() {
         return Err(SimulatedError::NotLoopback(args.listen));
     }
-    let config = sim::SimConfig { scenario: args.scenario.clone(), seed: args.seed, ..sim::SimConfig::default() };
+    let config =
+        sim::SimConfig { scenario: args.scenario.clone(), seed: args.seed, ..sim::SimConfig::default() };
     let simulated = sim::Sim::new(config).map_err(SimulatedError::Build)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -157,7 +158,8 @@ mod tests {
 
     #[tokio::test]
     async fn it_refuses_to_listen_beyond_loopback() {
-        let result = run_until(args("0.0.0.0:0", PathBuf::from("/nonexistent/x")), std::future::pending()).await;
+        let result =
+            run_until(args("0.0.0.0:0", PathBuf::from("/nonexistent/x")), std::future::pending()).await;
         assert!(matches!(result, Err(SimulatedError::NotLoopback(_))), "{result:?}");
     }
 
@@ -189,7 +191,10 @@ mod tests {
         .await
         .expect("the kubeconfig is written");
         let mut stream = tokio::net::TcpStream::connect(server(&text)).await.unwrap();
-        stream.write_all(b"GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+        stream
+            .write_all(b"GET /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
         let mut response = String::new();
         stream.read_to_string(&mut response).await.unwrap();
         assert!(response.starts_with("HTTP/1.1 200"), "{response}");

@@ -43,14 +43,18 @@ struct EventCounter {
 
 impl EventCounter {
     fn feed(&mut self, bytes: &[u8]) -> u64 {
-        const PATTERNS: [&[u8]; 3] = [b"\"type\":\"ADDED\"", b"\"type\":\"MODIFIED\"", b"\"type\":\"DELETED\""];
+        const PATTERNS: [&[u8]; 3] =
+            [b"\"type\":\"ADDED\"", b"\"type\":\"MODIFIED\"", b"\"type\":\"DELETED\""];
         let mut window = std::mem::take(&mut self.carry);
         let old = window.len();
         window.extend_from_slice(bytes);
         // Only matches ending in the new bytes count: one inside the carried tail was counted last time.
         let count = PATTERNS
             .iter()
-            .map(|p| window.windows(p.len()).enumerate().filter(|(i, w)| w == p && i + p.len() > old).count() as u64)
+            .map(|p| {
+                window.windows(p.len()).enumerate().filter(|(i, w)| w == p && i + p.len() > old).count()
+                    as u64
+            })
             .sum();
         let keep = window.len().min(16);
         self.carry = window[window.len() - keep..].to_vec();
@@ -60,7 +64,13 @@ impl EventCounter {
 
 /// A watcher of every pod: connects, waits for the response head, then counts events until `stop`.
 /// Returns whether the server cut it off before then (it fell too far behind).
-async fn watcher(addr: SocketAddr, from: u64, events: Arc<AtomicU64>, stop: Arc<AtomicBool>, ready: tokio::sync::mpsc::Sender<()>) -> bool {
+async fn watcher(
+    addr: SocketAddr,
+    from: u64,
+    events: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    ready: tokio::sync::mpsc::Sender<()>,
+) -> bool {
     let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else { return true };
     let request = format!("GET /api/v1/pods?watch=true&resourceVersion={from}&timeoutSeconds=600 HTTP/1.1\r\nHost: {addr}\r\nAccept: application/json\r\n\r\n");
     if stream.write_all(request.as_bytes()).await.is_err() {
@@ -92,7 +102,8 @@ async fn watcher(addr: SocketAddr, from: u64, events: Arc<AtomicU64>, stop: Arc<
 /// `pace` changes per second (as the runner does, on a timer). Returns (changes per second, watch events
 /// delivered per second, watchers cut off).
 async fn churn_run(watchers: usize, pace: Option<f64>) -> Result<(f64, f64, usize), Box<dyn Error>> {
-    let sim = sim::Sim::new(sim::SimConfig { scenario: CHURN_SCENARIO, seed: 7, ..sim::SimConfig::default() })?;
+    let sim =
+        sim::Sim::new(sim::SimConfig { scenario: CHURN_SCENARIO, seed: 7, ..sim::SimConfig::default() })?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(sim::serve(listener, sim.clone()));
@@ -146,8 +157,10 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let mut sim = None;
     for _ in 0..5 {
         let started = Instant::now();
-        let built =
-            sim::Sim::new(sim::SimConfig { scenario: sim::Scenario::Scale(pods), ..sim::SimConfig::default() })?;
+        let built = sim::Sim::new(sim::SimConfig {
+            scenario: sim::Scenario::Scale(pods),
+            ..sim::SimConfig::default()
+        })?;
         populate.push(started.elapsed().as_secs_f64());
         sim = Some(built);
     }
@@ -172,7 +185,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         println!("sim.list_{k}_pods{suffix}_ms {:.1} ms", median(samples));
         println!("sim.list_{k}_pods{suffix}_bytes {size} B");
     }
-    eprintln!("bench-sim: churn on {CHURN_SCENARIO} for {CHURN_RUN:?}, three runs without and with 20 pod watchers");
+    eprintln!(
+        "bench-sim: churn on {CHURN_SCENARIO} for {CHURN_RUN:?}, three runs without and with 20 pod watchers"
+    );
     let (mut alone, mut watched, mut delivered, mut cut) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut paced_alone, mut paced_watched, mut paced_delivered) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..3 {
@@ -203,7 +218,8 @@ mod tests {
 
     #[test]
     fn events_are_counted_once_across_reads() {
-        let stream = b"{\"object\":{},\"type\":\"ADDED\"}\n{\"type\":\"MODIFIED\",\"object\":{\"type\":\"Ready\"}}\n";
+        let stream =
+            b"{\"object\":{},\"type\":\"ADDED\"}\n{\"type\":\"MODIFIED\",\"object\":{\"type\":\"Ready\"}}\n";
         for size in [1, 5, 13, 17, 100] {
             let mut counter = EventCounter::default();
             let total: u64 = stream.chunks(size).map(|c| counter.feed(c)).sum();

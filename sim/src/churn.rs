@@ -336,7 +336,7 @@ impl Churn {
             }
             Work::OomRecover { namespace, pod } => faults::recover(self, store, now, &namespace, &pod),
             Work::NodeRecover { node } => faults::node_up(self, store, now, &node),
-            Work::NamespaceTerminate { namespace } => lifecycle::terminate(self, store, now, &namespace),
+            Work::NamespaceTerminate { namespace } => Ok(lifecycle::terminate(self, store, now, &namespace)),
             Work::NamespaceDelete { namespace } => lifecycle::delete(store, now, &namespace),
         }
     }

@@ -41,7 +41,7 @@ pub enum Scenario {
     /// An AI agent platform: 7 autoscaled services of 2, postgres, qdrant and NATS stateful sets, a frontend
     /// behind an ingress (5 nodes, 21 pods).
     MultiAgent,
-    /// A job orchestrator: postgres, RabbitMQ and Redis stateful sets, orchestrator ×3 and workers ×10
+    /// A job orchestrator: postgres, `RabbitMQ` and Redis stateful sets, orchestrator ×3 and workers ×10
     /// (4 nodes, 18 pods).
     Orchestrator,
 }

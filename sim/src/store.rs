@@ -344,7 +344,13 @@ impl Store {
             WatchFrom::Now => inner.objects[resource.0]
                 .values()
                 .map(|object| {
-                    Arc::new(Event::new(EventType::Added, resource, revision_of(object), Arc::clone(object), None))
+                    Arc::new(Event::new(
+                        EventType::Added,
+                        resource,
+                        revision_of(object),
+                        Arc::clone(object),
+                        None,
+                    ))
                 })
                 .collect(),
             WatchFrom::Revision(revision) => inner

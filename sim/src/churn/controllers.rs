@@ -108,7 +108,7 @@ pub(crate) fn reconcile(store: &Store, namespace: &str, now: i64, rng: &mut Rng)
         status["numberAvailable"] = json!(ready);
         match status.as_object_mut() {
             Some(s) if ready < mine.len() => {
-                _ = s.insert("numberUnavailable".into(), json!(mine.len() - ready))
+                _ = s.insert("numberUnavailable".into(), json!(mine.len() - ready));
             }
             Some(s) => _ = s.remove("numberUnavailable"),
             None => {}
@@ -166,20 +166,20 @@ pub(crate) fn deployment_status(deploy: &Value, sets: &[&Arc<Value>], now: i64) 
             "Available",
             true,
             "MinimumReplicasAvailable",
-            "Deployment has minimum availability.".into(),
+            "Deployment has minimum availability.",
             now,
         )
     } else {
-        let message = "Deployment does not have minimum availability.".to_owned();
+        let message = "Deployment does not have minimum availability.";
         condition(old, "Available", false, "MinimumReplicasUnavailable", message, now)
     };
     let done = updated == wanted && current_available == wanted && replicas == wanted;
     let progressing = if done {
         let message = format!("ReplicaSet \"{current_name}\" has successfully progressed.");
-        condition(old, "Progressing", true, "NewReplicaSetAvailable", message, now)
+        condition(old, "Progressing", true, "NewReplicaSetAvailable", &message, now)
     } else {
         let message = format!("ReplicaSet \"{current_name}\" is progressing.");
-        condition(old, "Progressing", true, "ReplicaSetUpdated", message, now)
+        condition(old, "Progressing", true, "ReplicaSetUpdated", &message, now)
     };
     available_condition["lastUpdateTime"] = available_condition["lastTransitionTime"].clone();
     let mut status = json!({"observedGeneration": deploy["metadata"]["generation"], "replicas": replicas,
@@ -195,14 +195,14 @@ pub(crate) fn deployment_status(deploy: &Value, sets: &[&Arc<Value>], now: i64) 
 }
 
 /// A condition of `kind`, keeping the old one's timestamps unless its status or reason moved.
-fn condition(old: &Value, kind: &str, ok: bool, reason: &str, message: String, now: i64) -> Value {
+fn condition(old: &Value, kind: &str, ok: bool, reason: &str, message: &str, now: i64) -> Value {
     let status = if ok { "True" } else { "False" };
     let previous = old.as_array().and_then(|c| c.iter().find(|c| c["type"] == kind));
     let at = json!(rfc3339(now));
     let transition =
         previous.filter(|p| p["status"] == status).map_or(at.clone(), |p| p["lastTransitionTime"].clone());
     let update = previous
-        .filter(|p| p["reason"] == reason && p["message"] == message.as_str())
+        .filter(|p| p["reason"] == reason && p["message"] == message)
         .map_or(at, |p| p["lastUpdateTime"].clone());
     json!({"type": kind, "status": status, "reason": reason, "message": message,
            "lastUpdateTime": update, "lastTransitionTime": transition})

@@ -85,7 +85,7 @@ fn condition(kind: &str, ok: bool, at: &str) -> Value {
 /// scheduler and kubelet then leave it.
 pub(crate) fn new_pod(
     template: &Value,
-    id: Identity,
+    id: &Identity,
     placement: &Placement,
     start: Start,
     now: i64,
@@ -198,9 +198,10 @@ pub(crate) fn refresh_readiness(pod: &mut Value, now: i64) {
     let Some(conditions) = pod["status"]["conditions"].as_array_mut() else { return };
     for c in conditions.iter_mut() {
         let (ok, reason, message) = match c["type"].as_str() {
-            Some("ContainersReady") => (containers_ready, "ContainersNotReady", unready_message(&unready)),
             Some("Ready") if !node_ok => continue,
-            Some("Ready") => (containers_ready, "ContainersNotReady", unready_message(&unready)),
+            Some("ContainersReady" | "Ready") => {
+                (containers_ready, "ContainersNotReady", unready_message(&unready))
+            }
             _ => continue,
         };
         set_condition(c, ok, reason, &message, now);
@@ -361,7 +362,7 @@ mod tests {
         };
         let placement =
             Placement::Node { name: "n1".into(), host_ip: "172.18.0.3".into(), pod_ip: "10.244.1.9".into() };
-        new_pod(&template, id, &placement, Start::Running, NOW, &mut Rng::new(1))
+        new_pod(&template, &id, &placement, Start::Running, NOW, &mut Rng::new(1))
     }
 
     #[test]
@@ -416,12 +417,12 @@ mod tests {
             owner: json!({}),
         };
         let unplaced = Placement::Unschedulable { message: "0/3 nodes are available".into() };
-        let pod = new_pod(&template, id("a"), &unplaced, Start::Running, NOW, &mut Rng::new(1));
+        let pod = new_pod(&template, &id("a"), &unplaced, Start::Running, NOW, &mut Rng::new(1));
         assert_eq!(pod["status"]["phase"], "Pending");
         assert_eq!(pod["status"]["conditions"][0]["reason"], "Unschedulable");
         assert!(pod["spec"]["nodeName"].is_null());
         let node = Placement::Node { name: "n".into(), host_ip: "1.1.1.1".into(), pod_ip: "10.0.0.1".into() };
-        let mut pod = new_pod(&template, id("b"), &node, Start::ErrImagePull, NOW, &mut Rng::new(1));
+        let mut pod = new_pod(&template, &id("b"), &node, Start::ErrImagePull, NOW, &mut Rng::new(1));
         assert_eq!(pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "ErrImagePull");
         pull_back_off(&mut pod, 0);
         assert_eq!(pod["status"]["containerStatuses"][0]["state"]["waiting"]["reason"], "ImagePullBackOff");

@@ -62,7 +62,7 @@ pub(super) fn start_job(churn: &mut Churn, store: &Store, now: i64) -> Result<Op
         labels: pod_labels,
         owner: owner_ref(&job),
     };
-    create_pod(store, &mut churn.rng, now, &job["spec"]["template"], id, &placement, Start::Running)?;
+    create_pod(store, &mut churn.rng, now, &job["spec"]["template"], &id, &placement, Start::Running)?;
     record(
         store,
         now,
@@ -226,17 +226,16 @@ pub(super) fn create_preview(churn: &mut Churn, store: &Store, now: i64) -> Resu
 }
 
 /// `kubectl delete namespace`: the namespace is `Terminating` while its content is removed.
-pub(super) fn terminate(churn: &mut Churn, store: &Store, now: i64, ns: &str) -> Result<Option<Change>> {
+pub(super) fn terminate(churn: &mut Churn, store: &Store, now: i64, ns: &str) -> Option<Change> {
     let at = rfc3339(now);
-    let Ok(_) = store.modify(NAMESPACES, None, ns, |n| {
+    let terminating = store.modify(NAMESPACES, None, ns, |n| {
         n["metadata"]["deletionTimestamp"] = json!(at);
         n["status"]["phase"] = json!("Terminating");
-    }) else {
-        return Ok(None);
-    };
+    });
+    terminating.ok()?;
     let delay = churn.delay(3, 8);
     churn.later(now, delay, Work::NamespaceDelete { namespace: ns.to_owned() });
-    Ok(Some(Change::new(ChangeKind::NamespaceTerminating, None, format!("namespace/{ns}"), now)))
+    Some(Change::new(ChangeKind::NamespaceTerminating, None, format!("namespace/{ns}"), now))
 }
 
 /// The namespace controller has emptied the namespace: it and everything in it are gone.

@@ -100,7 +100,7 @@ pub(crate) fn create_pod(
     rng: &mut Rng,
     now: i64,
     template: &Value,
-    id: Identity,
+    id: &Identity,
     placement: &Placement,
     start: Start,
 ) -> Result<Arc<Value>> {

@@ -115,7 +115,7 @@ pub(super) fn rs_pod(
         labels: json!({}),
         owner: owner_ref(rs),
     };
-    let pod = create_pod(store, &mut churn.rng, now, &rs["spec"]["template"], id, placement, start)?;
+    let pod = create_pod(store, &mut churn.rng, now, &rs["spec"]["template"], &id, placement, start)?;
     record(
         store,
         now,
@@ -189,7 +189,7 @@ pub(super) fn start_rollout(churn: &mut Churn, store: &Store, now: i64, bad: boo
     let image = template["spec"]["containers"][0]["image"].as_str().unwrap_or_default().to_owned();
     match (bad, next_image(&image)) {
         (true, next) => {
-            let missing = next.unwrap_or_else(|| format!("{image}-rc{}", new_revision));
+            let missing = next.unwrap_or_else(|| format!("{image}-rc{new_revision}"));
             template["spec"]["containers"][0]["image"] = json!(missing);
         }
         (false, Some(next)) => template["spec"]["containers"][0]["image"] = json!(next),
@@ -545,7 +545,7 @@ pub(super) fn schedule(
     };
     let rng = &mut churn.rng;
     let bound = store.modify(PODS, Some(ns), pod, |p| {
-        kubelet::bind(p, &node, &host_ip, &pod_ip, Start::Running, now, rng)
+        kubelet::bind(p, &node, &host_ip, &pod_ip, Start::Running, now, rng);
     })?;
     scheduler::started(store, now, &bound, Start::Running)?;
     reconcile(store, ns, now, &mut churn.rng)?;

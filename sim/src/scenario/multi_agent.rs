@@ -1,6 +1,6 @@
 //! `multi-agent`: an AI agent platform on 5 nodes. Seven services (gateway, orchestration, agent, tool,
 //! model, vector, execution) run as deployments of 2 with an autoscaler each; postgres and qdrant are stateful
-//! sets with volume claims, NATS a three-node JetStream cluster; a frontend behind an ingress. Everything
+//! sets with volume claims, NATS a three-node `JetStream` cluster; a frontend behind an ingress. Everything
 //! healthy at the start: the churn brings the trouble.
 
 use serde_json::{json, Value};

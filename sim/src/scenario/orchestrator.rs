@@ -1,4 +1,4 @@
-//! `orchestrator`: a job orchestration system on 4 nodes. Postgres, RabbitMQ (three nodes) and Redis as
+//! `orchestrator`: a job orchestration system on 4 nodes. Postgres, `RabbitMQ` (three nodes) and Redis as
 //! stateful sets with volume claims; the orchestrator (3 replicas, an autoscaler) and 10 workers as
 //! deployments. Everything healthy at the start: the churn brings the trouble.
 
@@ -62,6 +62,49 @@ pub(crate) fn populate(ctx: &mut Ctx) -> Result<(), StoreError> {
             AGE,
         )?;
     }
+    data(ctx)?;
+    let shared_env = || {
+        json!([
+            env("DATABASE_URL", "postgres://orchestrator@postgres.orchestrator-data.svc:5432/orchestrator"),
+            secret_env("DATABASE_PASSWORD", "orchestrator-db", "password"),
+            env("AMQP_URL", "amqp://orchestrator@rabbitmq.orchestrator-data.svc:5672/"),
+            secret_env("AMQP_PASSWORD", "rabbitmq-credentials", "password"),
+            env("REDIS_URL", "redis://redis.orchestrator-data.svc:6379/0"),
+        ])
+    };
+    let mut orch_c = container(
+        "orchestrator",
+        "ghcr.io/acme-jobs/orchestrator:4.2.1",
+        vec![("http", 8080), ("metrics", 9090)],
+    );
+    orch_c.cpu = ("500m", "2");
+    orch_c.memory = ("512Mi", "1Gi");
+    orch_c.env = shared_env();
+    let orchestrator = app(
+        APPS,
+        "orchestrator",
+        Controller::Deployment { replicas: 3, previous_image: Some("ghcr.io/acme-jobs/orchestrator:4.2.0") },
+        vec![orch_c],
+    );
+    let pods = deploy(ctx, &orchestrator)?;
+    services_for(ctx, &orchestrator, &pods, &[("http", 80, 8080), ("metrics", 9090, 9090)], false)?;
+    autoscaler(ctx, &orchestrator, (3, 6), 3, 48)?;
+    let mut worker_c = container("worker", "ghcr.io/acme-jobs/worker:4.2.1", vec![("metrics", 9090)]);
+    worker_c.cpu = ("1", "2");
+    worker_c.memory = ("1Gi", "2Gi");
+    let mut worker_env = shared_env();
+    if let Some(env_list) = worker_env.as_array_mut() {
+        env_list.push(env("WORKER_CONCURRENCY", "8"));
+    }
+    worker_c.env = worker_env;
+    let workers =
+        app(APPS, "worker", Controller::Deployment { replicas: 10, previous_image: None }, vec![worker_c]);
+    let pods = deploy(ctx, &workers)?;
+    services_for(ctx, &workers, &pods, &[("metrics", 9090, 9090)], false)
+}
+
+/// Postgres, `RabbitMQ` (three nodes) and Redis, each a stateful set with a claim and two services.
+fn data(ctx: &mut Ctx) -> Result<(), StoreError> {
     let mut pg = container("postgres", "postgres:15.8", vec![("postgres", 5432)]);
     pg.cpu = ("500m", "2");
     pg.memory = ("1Gi", "4Gi");
@@ -107,42 +150,5 @@ pub(crate) fn populate(ctx: &mut Ctx) -> Result<(), StoreError> {
     );
     let pods = deploy(ctx, &redis)?;
     services_for(ctx, &redis, &pods, &[("redis", 6379, 6379)], true)?;
-    let shared_env = || {
-        json!([
-            env("DATABASE_URL", "postgres://orchestrator@postgres.orchestrator-data.svc:5432/orchestrator"),
-            secret_env("DATABASE_PASSWORD", "orchestrator-db", "password"),
-            env("AMQP_URL", "amqp://orchestrator@rabbitmq.orchestrator-data.svc:5672/"),
-            secret_env("AMQP_PASSWORD", "rabbitmq-credentials", "password"),
-            env("REDIS_URL", "redis://redis.orchestrator-data.svc:6379/0"),
-        ])
-    };
-    let mut orch_c = container(
-        "orchestrator",
-        "ghcr.io/acme-jobs/orchestrator:4.2.1",
-        vec![("http", 8080), ("metrics", 9090)],
-    );
-    orch_c.cpu = ("500m", "2");
-    orch_c.memory = ("512Mi", "1Gi");
-    orch_c.env = shared_env();
-    let orchestrator = app(
-        APPS,
-        "orchestrator",
-        Controller::Deployment { replicas: 3, previous_image: Some("ghcr.io/acme-jobs/orchestrator:4.2.0") },
-        vec![orch_c],
-    );
-    let pods = deploy(ctx, &orchestrator)?;
-    services_for(ctx, &orchestrator, &pods, &[("http", 80, 8080), ("metrics", 9090, 9090)], false)?;
-    autoscaler(ctx, &orchestrator, (3, 6), 3, 48)?;
-    let mut worker_c = container("worker", "ghcr.io/acme-jobs/worker:4.2.1", vec![("metrics", 9090)]);
-    worker_c.cpu = ("1", "2");
-    worker_c.memory = ("1Gi", "2Gi");
-    let mut worker_env = shared_env();
-    if let Some(env_list) = worker_env.as_array_mut() {
-        env_list.push(env("WORKER_CONCURRENCY", "8"));
-    }
-    worker_c.env = worker_env;
-    let workers =
-        app(APPS, "worker", Controller::Deployment { replicas: 10, previous_image: None }, vec![worker_c]);
-    let pods = deploy(ctx, &workers)?;
-    services_for(ctx, &workers, &pods, &[("metrics", 9090, 9090)], false)
+    Ok(())
 }

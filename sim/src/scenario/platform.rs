@@ -49,7 +49,7 @@ pub(crate) fn secret(
     Ok(())
 }
 
-/// The app's ClusterIP service on `ports` (`(name, port, target)`), and for a stateful set its headless
+/// The app's `ClusterIP` service on `ports` (`(name, port, target)`), and for a stateful set its headless
 /// `<name>-headless` governing service.
 pub(crate) fn services_for(
     ctx: &mut Ctx,

@@ -155,8 +155,14 @@ mod tests {
         let old = json!({"metadata": {"resourceVersion": "1"}, "spec": {}});
         assert!(!really_changed(&old, &json!({"metadata": {"resourceVersion": "7"}, "spec": {}})));
         assert!(really_changed(&old, &json!({"metadata": {"resourceVersion": "1"}, "spec": {"x": 1}})));
-        assert!(really_changed(&old, &json!({"metadata": {"resourceVersion": "1", "labels": {}}, "spec": {}})));
+        assert!(really_changed(
+            &old,
+            &json!({"metadata": {"resourceVersion": "1", "labels": {}}, "spec": {}})
+        ));
         assert!(really_changed(&old, &json!({"metadata": {}, "spec": {}, "status": {}})));
-        assert!(!really_changed(&old, &json!({"metadata": {}, "spec": {}})), "a missing version is no change");
+        assert!(
+            !really_changed(&old, &json!({"metadata": {}, "spec": {}})),
+            "a missing version is no change"
+        );
     }
 }
