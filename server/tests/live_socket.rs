@@ -41,6 +41,8 @@ impl Demo {
             .arg("--write-kubeconfig")
             .arg(dir.join("kubeconfig"))
             .env("GESTALT_LOG", "info")
+            // A still cluster: the test counts the diffs of its own writes (the demo churns by default).
+            .env("GESTALT_CHURN", "0")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("demo.log")).unwrap())
             .spawn()
