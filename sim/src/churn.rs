@@ -406,8 +406,9 @@ pub fn period(events_per_min: u32) -> Duration {
     Duration::from_secs_f64(60.0 / f64::from(events_per_min.max(1)))
 }
 
-/// Runs the churn on `sim` at `events_per_min` on the wall clock (the sim's clock stamps the objects), until
-/// the task is aborted. `None` when `events_per_min` is 0: churn off.
+/// Runs the churn on `sim` at `events_per_min` on a timer, until the task is aborted; step `i` is given the
+/// time `start + i × 60 / events_per_min` seconds, so the same seed and rate give the same changes whatever the
+/// timer's jitter. `None` when `events_per_min` is 0: churn off.
 pub fn spawn(sim: &Sim, events_per_min: u32) -> Option<tokio::task::JoinHandle<()>> {
     if events_per_min == 0 {
         return None;
@@ -419,9 +420,13 @@ pub fn spawn(sim: &Sim, events_per_min: u32) -> Option<tokio::task::JoinHandle<(
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
         tracing::info!(events_per_min, "churn started");
-        loop {
+        // Step `i` happens at `start + i × period`, not at whatever second the timer fired in: the times, and so
+        // the changes, depend only on the seed and the rate (a late tick moves nothing but the wall clock).
+        let start = sim.now();
+        for i in 1_i64.. {
             ticks.tick().await;
-            if let Some(change) = churn.step(sim.store(), sim.now()) {
+            let now = start + i * 60 / i64::from(events_per_min);
+            if let Some(change) = churn.step(sim.store(), now) {
                 tracing::debug!(%change, "churn");
             }
         }
