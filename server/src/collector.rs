@@ -10,6 +10,7 @@
 //! - [`project`] is the pure edge: k8s-openapi types in, `topology` types out.
 
 pub mod auth;
+pub mod events;
 pub mod owner;
 pub mod project;
 pub mod watch;
@@ -26,6 +27,8 @@ pub enum Feed {
     Kind(Kind),
     /// Core v1 `Endpoints`: ready / not-ready counts of the service with the same name.
     Endpoints,
+    /// Core v1 `Event`s: recent events, kept in the [`events::EventLog`], not in the topology.
+    Events,
 }
 
 impl fmt::Display for Feed {
@@ -33,6 +36,7 @@ impl fmt::Display for Feed {
         match self {
             Feed::Kind(kind) => write!(f, "{kind}"),
             Feed::Endpoints => f.write_str("endpoints"),
+            Feed::Events => f.write_str("events"),
         }
     }
 }
@@ -167,6 +171,11 @@ pub async fn start(settings: &Settings) -> Result<owner::Outputs, CollectorError
     let allow: std::sync::Arc<[String]> = settings.selection.namespaces.clone().into();
     tracing::info!(%cluster, watchers = plan.sources.len(), missing = plan.missing.len(), "collector starting");
     for source in plan.sources {
+        if source.feed == Feed::Events {
+            let log = outputs.events.clone();
+            tokio::spawn(events::task(client.clone(), cluster.clone(), source, log, tx.clone()));
+            continue;
+        }
         let fallback = plan.fallbacks.contains(&source.feed);
         tokio::spawn(watch::task(client.clone(), &cluster, source, fallback, allow.clone(), tx.clone()));
     }

@@ -114,7 +114,7 @@ fn live_state(outputs: collector::owner::Outputs) -> web::StateBuilder {
     // Subscribed before the hub reads the topology, so no diff falls in between.
     let diffs = outputs.diffs.subscribe();
     let hub = live::Hub::start(live::Config::default(), outputs.topology, diffs, link, metrics.clone());
-    web::State::live(hub, outputs.ready, outputs.status, metrics)
+    web::State::live(hub, outputs.ready, outputs.status, metrics).with_events(outputs.events)
 }
 
 fn one_line(error: &anyhow::Error) -> String {

@@ -277,6 +277,26 @@ async fn pods_converge(server: &Server, client: &Client, n: usize) -> Result<Top
     Ok(topology)
 }
 
+/// The deployment controller's `ScalingReplicaSet` event about `web` is in `/api/v1/events`, resolved to the
+/// deployment's entity id.
+async fn deployment_events_show_up(server: &Server, client: &Client) {
+    let cluster = server.topology().expect("topology").entities().find(|e| e.kind == Kind::Cluster).unwrap().name().to_owned();
+    let path = format!("/api/v1/events?namespace={NS}&entity={cluster}/deployment/{NS}/web");
+    within("the deployment's events", client, async || {
+        let body = match server.get(&path) {
+            Some((200, body)) => body,
+            other => return Err(format!("{other:?}")),
+        };
+        let events: Vec<topology::EventRecord> = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+        if events.iter().any(|e| e.reason == "ScalingReplicaSet" && e.message.contains("Scaled up replica set web-")) {
+            Ok(())
+        } else {
+            Err(body)
+        }
+    })
+    .await;
+}
+
 /// 1.20 serves `CronJob` only as `batch/v1beta1`: the collector watches it through the fallback.
 async fn cron_job_through_the_v1beta1_fallback(server: &Server, client: &Client) {
     let cronjobs = Api::<kube::core::DynamicObject>::namespaced_with(
@@ -402,6 +422,8 @@ async fn the_collector_follows_a_real_control_plane() {
         }
     })
     .await;
+
+    deployment_events_show_up(&server, &client).await;
 
     cron_job_through_the_v1beta1_fallback(&server, &client).await;
 

@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use topology::entity::Endpoints;
 use topology::{Details, Diff, Entity, EntityId, Topology, Transaction};
 
+use super::events::{EventLog, EVENT_CAPACITY};
 use super::{Event, Feed, FeedStatus, Object, Source, Update};
 
 /// How many diffs the broadcast channel holds for a slow receiver before it lags.
@@ -51,6 +52,8 @@ pub struct Outputs {
     pub status: watch::Receiver<BTreeMap<Source, FeedStatus>>,
     /// Diffs, for the hub.
     pub diffs: broadcast::Sender<Diff>,
+    /// Recent Kubernetes events, filled by the events watchers (not by the owner: they are not topology).
+    pub events: EventLog,
 }
 
 impl Owner {
@@ -64,8 +67,13 @@ impl Owner {
         let (ready_tx, ready_rx) = watch::channel(ready);
         let (status_tx, status_rx) = watch::channel(status.clone());
         let (diff_tx, _) = broadcast::channel(DIFF_CAPACITY);
-        let outputs =
-            Outputs { topology: topology_rx, ready: ready_rx, status: status_rx, diffs: diff_tx.clone() };
+        let outputs = Outputs {
+            topology: topology_rx,
+            ready: ready_rx,
+            status: status_rx,
+            diffs: diff_tx.clone(),
+            events: EventLog::new(EVENT_CAPACITY),
+        };
         let owner = Owner {
             topology,
             derived: Derived::default(),
@@ -221,6 +229,8 @@ fn delete(tx: &mut Transaction<'_>, derived: &mut Derived, feed: Feed, id: &Enti
             derived.endpoints.remove(id);
             refresh_service(tx, id, None);
         }
+        // The events watcher writes its log itself and sends the owner only its status.
+        Feed::Events => {}
     }
 }
 
@@ -247,6 +257,7 @@ fn replace(tx: &mut Transaction<'_>, derived: &mut Derived, source: &Source, see
                 refresh_service(tx, &id, None);
             }
         }
+        Feed::Events => {}
     }
 }
 
