@@ -138,8 +138,11 @@ pub async fn events(
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Json<Vec<topology::EventRecord>>, ApiError> {
     let Query(query) = query?;
-    let namespaces: Vec<&str> =
-        query.namespace.as_deref().map(|n| n.split(',').filter(|n| !n.is_empty()).collect()).unwrap_or_default();
+    let namespaces: Vec<&str> = query
+        .namespace
+        .as_deref()
+        .map(|n| n.split(',').filter(|n| !n.is_empty()).collect())
+        .unwrap_or_default();
     let entity = match query.entity.as_deref() {
         Some(text) => Some(text.parse::<EntityId>().map_err(|e: topology::id::IdError| {
             ApiError::BadRequest(format!("entity: {e}: expected cluster/kind/namespace/name"))

@@ -8,6 +8,7 @@ mod cli;
 mod collector;
 mod live;
 mod metrics;
+mod simulate;
 mod simulated;
 mod site;
 mod web;
@@ -38,6 +39,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Demo(args) => demo(args).await?,
         cli::Command::Sim(args) => simulated::run(args).await?,
+        cli::Command::Simulate(args) => simulate::run(args).await?,
         cli::Command::Serve(args) => {
             let options = site::leptos_options(&args.web)?;
             let settings = collector::Settings {

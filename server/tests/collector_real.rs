@@ -280,7 +280,14 @@ async fn pods_converge(server: &Server, client: &Client, n: usize) -> Result<Top
 /// The deployment controller's `ScalingReplicaSet` event about `web` is in `/api/v1/events`, resolved to the
 /// deployment's entity id.
 async fn deployment_events_show_up(server: &Server, client: &Client) {
-    let cluster = server.topology().expect("topology").entities().find(|e| e.kind == Kind::Cluster).unwrap().name().to_owned();
+    let cluster = server
+        .topology()
+        .expect("topology")
+        .entities()
+        .find(|e| e.kind == Kind::Cluster)
+        .unwrap()
+        .name()
+        .to_owned();
     let path = format!("/api/v1/events?namespace={NS}&entity={cluster}/deployment/{NS}/web");
     within("the deployment's events", client, async || {
         let body = match server.get(&path) {
@@ -288,7 +295,10 @@ async fn deployment_events_show_up(server: &Server, client: &Client) {
             other => return Err(format!("{other:?}")),
         };
         let events: Vec<topology::EventRecord> = serde_json::from_str(&body).map_err(|e| e.to_string())?;
-        if events.iter().any(|e| e.reason == "ScalingReplicaSet" && e.message.contains("Scaled up replica set web-")) {
+        if events
+            .iter()
+            .any(|e| e.reason == "ScalingReplicaSet" && e.message.contains("Scaled up replica set web-"))
+        {
             Ok(())
         } else {
             Err(body)

@@ -241,7 +241,13 @@ impl Log {
 
 /// The events watcher of one source: fills `log`, reports its status to the owner, runs until the owner is
 /// gone.
-pub async fn task(client: Client, cluster: Arc<str>, source: Source, log: EventLog, tx: mpsc::Sender<Update>) {
+pub async fn task(
+    client: Client,
+    cluster: Arc<str>,
+    source: Source,
+    log: EventLog,
+    tx: mpsc::Sender<Update>,
+) {
     let api: Api<K8sEvent> = match &source.namespace {
         Some(ns) => Api::namespaced(client, ns),
         None => Api::all(client),
