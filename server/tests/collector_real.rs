@@ -568,6 +568,12 @@ async fn the_collector_follows_a_real_control_plane() {
         other => Err(format!("{other:?}")),
     })
     .await;
+    // 1.20 has no metrics-server: usage is unavailable, said once, and nothing else waits for it.
+    within("the metrics notice", &client, async || {
+        let log = server.log();
+        if log.contains("collector notice: metrics: metrics.k8s.io not served") { Ok(()) } else { Err(log) }
+    })
+    .await;
 
     // Deployment -> ReplicaSet -> Pods, Service -> Pods, Pod -> Node: the real controllers make the replica set
     // and the pods, the real scheduler binds them to simulated nodes, `simulate` runs them.
@@ -710,4 +716,57 @@ fn an_unreachable_server_is_one_error_line_and_exit_1() {
     assert_eq!(errors.len(), 1, "{stderr}");
     assert!(errors[0].starts_with("gestalt-live: cannot reach the API server: "), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// Metrics against the simulator (which serves `metrics.k8s.io`): usage reaches running pods and nodes. With
+/// metrics failing (503) the collector is ready all the same, says so once, and shows no usage rather than
+/// stale usage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_from_metrics_reaches_the_map_and_its_absence_degrades_nothing() {
+    let dir = fake_site("metrics");
+    let simulated =
+        sim::Sim::new(sim::SimConfig { scenario: sim::Scenario::Kgents, ..sim::SimConfig::default() }).unwrap();
+    simulated.faults().fail("pods.metrics.k8s.io", 503);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let kubeconfig = dir.join("sim.kubeconfig");
+    std::fs::write(&kubeconfig, sim::kubeconfig(listener.local_addr().unwrap())).unwrap();
+    let serving = tokio::spawn(sim::serve(listener, simulated.clone()));
+    let wait = async |what: &str, server: &Server, check: &dyn Fn(&Topology, &str) -> bool| -> Topology {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(topology) = server.topology() {
+                if check(&topology, &server.log()) {
+                    return topology;
+                }
+            }
+            assert!(Instant::now() < deadline, "{what}: not within {TIMEOUT:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let with_usage = |t: &Topology, kind: Kind| t.entities().filter(|e| e.kind == kind && e.usage.is_some()).count();
+
+    let failing = Server::start(&kubeconfig, &dir.join("site"), "serve-metrics-failing");
+    let topology = wait("ready, with the metrics notice", &failing, &|_, log| {
+        log.contains("collector notice: metrics: error")
+    })
+    .await;
+    assert_eq!(topology.entities().filter(|e| e.kind == Kind::Pod).count(), 22);
+    assert_eq!(with_usage(&topology, Kind::Pod) + with_usage(&topology, Kind::Node), 0);
+
+    simulated.faults().clear();
+    let served = Server::start(&kubeconfig, &dir.join("site"), "serve-metrics");
+    let topology = wait("usage on the map", &served, &|t, _| with_usage(t, Kind::Node) == 3).await;
+    // Running containers use something; the crash looping and the never-pulled ones report nothing.
+    let running = topology
+        .entities()
+        .filter(|e| e.pod().is_some_and(|p| p.phase == topology::entity::PodPhase::Running && p.ready_containers().0 > 0))
+        .count();
+    assert!(running >= 19, "{running}");
+    assert!(with_usage(&topology, Kind::Pod) >= running, "{} pods with usage", with_usage(&topology, Kind::Pod));
+    let node = topology.entities().find(|e| e.kind == Kind::Node).unwrap();
+    assert!(node.usage.unwrap().cpu_millis > 0 && node.usage.unwrap().memory_bytes > 0);
+    assert!(!served.log().contains("collector notice: metrics"), "{}", served.log());
+    drop((failing, served));
+    serving.abort();
+    std::fs::remove_dir_all(&dir).ok();
 }

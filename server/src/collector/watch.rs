@@ -142,7 +142,7 @@ fn feed_kind(feed: Feed) -> Kind {
         Feed::Kind(kind) => kind,
         Feed::Endpoints => Kind::Service,
         // Only used for skipping and scope: events are namespaced, and skipping pods must not skip them.
-        Feed::Events => Kind::Cluster,
+        Feed::Events | Feed::Metrics => Kind::Cluster,
     }
 }
 
@@ -222,7 +222,10 @@ pub fn task(
         Feed::Kind(Kind::Ingress) => feed!(Ingress, project::ingress_to_entity),
         Feed::Kind(Kind::HorizontalPodAutoscaler) => feed!(HorizontalPodAutoscaler, project::hpa_to_entity),
         // Events are run by `super::events::task` (they fill a log, not the topology).
-        Feed::Events | Feed::Kind(Kind::Cluster | Kind::ConfigMap | Kind::Secret) => Box::pin(async {}),
+        // Metrics are polled by `super::metrics::task`.
+        Feed::Events | Feed::Metrics | Feed::Kind(Kind::Cluster | Kind::ConfigMap | Kind::Secret) => {
+            Box::pin(async {})
+        }
     }
 }
 
