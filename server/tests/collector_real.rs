@@ -319,11 +319,17 @@ async fn health_matches_kubectl(server: &Server, cp: &ControlPlane, client: &Cli
         let theirs: BTreeMap<_, _> =
             theirs.into_iter().filter(|((ns, _), _)| ns == NS || KGENTS.contains(&ns.as_str())).collect();
         if ours.len() != theirs.len() || ours.len() != 24 {
-            return Err(format!("{} pods on the map, {} in kubectl, want 24 (22 kgents + 2 web)", ours.len(), theirs.len()));
+            return Err(format!(
+                "{} pods on the map, {} in kubectl, want 24 (22 kgents + 2 web)",
+                ours.len(),
+                theirs.len()
+            ));
         }
         let mut unhealthy = BTreeSet::new();
         for (key, (ready, status, level)) in &ours {
-            let Some((their_ready, their_status)) = theirs.get(key) else { return Err(format!("{key:?} not in kubectl")) };
+            let Some((their_ready, their_status)) = theirs.get(key) else {
+                return Err(format!("{key:?} not in kubectl"));
+            };
             if (ready, status) != (their_ready, their_status) {
                 return Err(format!("{key:?}: map {ready} {status}, kubectl {their_ready} {their_status}"));
             }
@@ -345,7 +351,10 @@ async fn health_matches_kubectl(server: &Server, cp: &ControlPlane, client: &Cli
     // agent-runner's two replicas crash (the label is on its template), agent-orchestrator cannot pull.
     assert_eq!(
         checked,
-        BTreeSet::from(["agent-orchestrator/ImagePullBackOff".to_owned(), "agent-runner/CrashLoopBackOff".to_owned()])
+        BTreeSet::from([
+            "agent-orchestrator/ImagePullBackOff".to_owned(),
+            "agent-runner/CrashLoopBackOff".to_owned()
+        ])
     );
 }
 
@@ -392,14 +401,17 @@ fn shape(topology: &Topology) -> Shape {
 /// And one gap of the simulator (not inherent, to fix there): it serves `autoscaling/v2` only, and the collector
 /// reads `autoscaling/v1` (which every server still serves), so against the simulator the autoscaler is missing.
 async fn fidelity_against_the_simulator(server: &Server, site: &Path, client: &Client) {
-    let simulated = sim::Sim::new(sim::SimConfig { scenario: sim::Scenario::Kgents, ..sim::SimConfig::default() })
-        .expect("the kgents scenario");
+    let simulated =
+        sim::Sim::new(sim::SimConfig { scenario: sim::Scenario::Kgents, ..sim::SimConfig::default() })
+            .expect("the kgents scenario");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let kubeconfig = site.parent().unwrap().join("sim.kubeconfig");
     std::fs::write(&kubeconfig, sim::kubeconfig(listener.local_addr().unwrap())).unwrap();
     let serving = tokio::spawn(sim::serve(listener, simulated));
     let watching_sim = Server::start(&kubeconfig, site, "serve-sim");
-    let want = within("the simulator's map", client, async || watching_sim.topology().ok_or("not ready".to_owned())).await;
+    let want =
+        within("the simulator's map", client, async || watching_sim.topology().ok_or("not ready".to_owned()))
+            .await;
     let mut want = shape(&want);
     // The inherent differences, applied to the simulator's shape to get the real one's.
     *want.counts.get_mut(&Kind::ReplicaSet).unwrap() -= 1;
@@ -408,16 +420,22 @@ async fn fidelity_against_the_simulator(server: &Server, site: &Path, client: &C
     assert!(want.health.remove(&(Kind::Job, HealthLevel::Healthy)).is_some());
     assert!(want.relations.remove("cronjob Owns job"));
     for (kind, delta) in [(Kind::ConfigMap, -4), (Kind::Secret, 4)] {
-        *want.counts.get_mut(&kind).unwrap() =
-            want.counts[&kind].checked_add_signed(delta).unwrap();
+        *want.counts.get_mut(&kind).unwrap() = want.counts[&kind].checked_add_signed(delta).unwrap();
         let unknown = want.health.get_mut(&(kind, HealthLevel::Unknown)).unwrap();
         *unknown = unknown.checked_add_signed(delta).unwrap();
     }
-    assert_eq!(want.counts.insert(Kind::HorizontalPodAutoscaler, 1), None, "the simulator serves autoscaling/v1 now: drop this");
+    assert_eq!(
+        want.counts.insert(Kind::HorizontalPodAutoscaler, 1),
+        None,
+        "the simulator serves autoscaling/v1 now: drop this"
+    );
     want.health.insert((Kind::HorizontalPodAutoscaler, HealthLevel::Healthy), 1);
     want.relations.insert("horizontalpodautoscaler Scales deployment".into());
     let mut shift = |kind: Kind, from: HealthLevel, to: HealthLevel| {
-        let n = want.health.get_mut(&(kind, from)).unwrap_or_else(|| panic!("no {kind} {from:?} in the simulator"));
+        let n = want
+            .health
+            .get_mut(&(kind, from))
+            .unwrap_or_else(|| panic!("no {kind} {from:?} in the simulator"));
         *n -= 1;
         if *n == 0 {
             want.health.remove(&(kind, from));
@@ -438,7 +456,10 @@ async fn fidelity_against_the_simulator(server: &Server, site: &Path, client: &C
             break;
         }
         last = format!("real {got:#?}\nsimulated (adjusted) {want:#?}");
-        assert!(Instant::now() < deadline, "the real cluster's kgents map differs from the simulator's:\n{last}");
+        assert!(
+            Instant::now() < deadline,
+            "the real cluster's kgents map differs from the simulator's:\n{last}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     drop(last);
@@ -571,7 +592,11 @@ async fn the_collector_follows_a_real_control_plane() {
     // 1.20 has no metrics-server: usage is unavailable, said once, and nothing else waits for it.
     within("the metrics notice", &client, async || {
         let log = server.log();
-        if log.contains("collector notice: metrics: metrics.k8s.io not served") { Ok(()) } else { Err(log) }
+        if log.contains("collector notice: metrics: metrics.k8s.io not served") {
+            Ok(())
+        } else {
+            Err(log)
+        }
     })
     .await;
 
@@ -579,8 +604,10 @@ async fn the_collector_follows_a_real_control_plane() {
     // and the pods, the real scheduler binds them to simulated nodes, `simulate` runs them.
     within("3 simulated nodes, Ready", &client, async || {
         let topology = server.topology().ok_or("no topology")?;
-        let ready =
-            topology.entities().filter(|e| e.kind == Kind::Node && e.health.level == HealthLevel::Healthy).count();
+        let ready = topology
+            .entities()
+            .filter(|e| e.kind == Kind::Node && e.health.level == HealthLevel::Healthy)
+            .count();
         if ready == 3 {
             Ok(())
         } else {
@@ -589,8 +616,7 @@ async fn the_collector_follows_a_real_control_plane() {
     })
     .await;
     create_app(&client).await;
-    let topology =
-        within("2 pods running", &client, async || pods_converge(&server, &client, 2).await).await;
+    let topology = within("2 pods running", &client, async || pods_converge(&server, &client, 2).await).await;
     assert_eq!(names(&topology, Kind::Deployment, NS), BTreeSet::from(["web".to_owned()]));
     assert_eq!(names(&topology, Kind::ReplicaSet, NS).len(), 1);
     assert_eq!(has_relation(&topology, Kind::Deployment, RelationKind::Owns, Kind::ReplicaSet), 1);
@@ -725,7 +751,8 @@ fn an_unreachable_server_is_one_error_line_and_exit_1() {
 async fn usage_from_metrics_reaches_the_map_and_its_absence_degrades_nothing() {
     let dir = fake_site("metrics");
     let simulated =
-        sim::Sim::new(sim::SimConfig { scenario: sim::Scenario::Kgents, ..sim::SimConfig::default() }).unwrap();
+        sim::Sim::new(sim::SimConfig { scenario: sim::Scenario::Kgents, ..sim::SimConfig::default() })
+            .unwrap();
     simulated.faults().fail("pods.metrics.k8s.io", 503);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let kubeconfig = dir.join("sim.kubeconfig");
@@ -743,7 +770,8 @@ async fn usage_from_metrics_reaches_the_map_and_its_absence_degrades_nothing() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     };
-    let with_usage = |t: &Topology, kind: Kind| t.entities().filter(|e| e.kind == kind && e.usage.is_some()).count();
+    let with_usage =
+        |t: &Topology, kind: Kind| t.entities().filter(|e| e.kind == kind && e.usage.is_some()).count();
 
     let failing = Server::start(&kubeconfig, &dir.join("site"), "serve-metrics-failing");
     let topology = wait("ready, with the metrics notice", &failing, &|_, log| {
@@ -759,10 +787,17 @@ async fn usage_from_metrics_reaches_the_map_and_its_absence_degrades_nothing() {
     // Running containers use something; the crash looping and the never-pulled ones report nothing.
     let running = topology
         .entities()
-        .filter(|e| e.pod().is_some_and(|p| p.phase == topology::entity::PodPhase::Running && p.ready_containers().0 > 0))
+        .filter(|e| {
+            e.pod()
+                .is_some_and(|p| p.phase == topology::entity::PodPhase::Running && p.ready_containers().0 > 0)
+        })
         .count();
     assert!(running >= 19, "{running}");
-    assert!(with_usage(&topology, Kind::Pod) >= running, "{} pods with usage", with_usage(&topology, Kind::Pod));
+    assert!(
+        with_usage(&topology, Kind::Pod) >= running,
+        "{} pods with usage",
+        with_usage(&topology, Kind::Pod)
+    );
     let node = topology.entities().find(|e| e.kind == Kind::Node).unwrap();
     assert!(node.usage.unwrap().cpu_millis > 0 && node.usage.unwrap().memory_bytes > 0);
     assert!(!served.log().contains("collector notice: metrics"), "{}", served.log());

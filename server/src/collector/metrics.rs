@@ -110,13 +110,18 @@ fn failure_status(error: &kube::Error) -> FeedStatus {
 
 /// A few seconds of jitter, different per process and call.
 fn jitter(max: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
     let seed = u64::from(nanos) ^ u64::from(std::process::id()).rotate_left(32);
     Duration::from_millis(seed % (max.as_millis() as u64).max(1))
 }
 
 /// Lists every pod's and node's usage once.
-async fn poll(client: &Client, cluster: &str, namespaces: &[String]) -> Result<Vec<(EntityId, Usage)>, kube::Error> {
+async fn poll(
+    client: &Client,
+    cluster: &str,
+    namespaces: &[String],
+) -> Result<Vec<(EntityId, Usage)>, kube::Error> {
     let gvk = |kind| GroupVersionKind::gvk("metrics.k8s.io", "v1beta1", kind);
     let pods = ApiResource::from_gvk_with_plural(&gvk("PodMetrics"), "pods");
     let nodes = ApiResource::from_gvk_with_plural(&gvk("NodeMetrics"), "nodes");
@@ -220,13 +225,19 @@ mod tests {
         }));
         assert_eq!(
             pod_usage("c", &metrics),
-            Some((EntityId::new("c", Kind::Pod, "shop", "web-1"), Usage { cpu_millis: 150, memory_bytes: 2 << 20 }))
+            Some((
+                EntityId::new("c", Kind::Pod, "shop", "web-1"),
+                Usage { cpu_millis: 150, memory_bytes: 2 << 20 }
+            ))
         );
         let node = object(json!({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "NodeMetrics",
                                  "metadata": {"name": "n1"}, "usage": {"cpu": "1", "memory": "1Gi"}}));
         assert_eq!(
             node_usage("c", &node),
-            Some((EntityId::cluster_scoped("c", Kind::Node, "n1"), Usage { cpu_millis: 1000, memory_bytes: 1 << 30 }))
+            Some((
+                EntityId::cluster_scoped("c", Kind::Node, "n1"),
+                Usage { cpu_millis: 1000, memory_bytes: 1 << 30 }
+            ))
         );
         // A malformed quantity skips the object rather than reporting a wrong number.
         let bad = object(json!({"apiVersion": "metrics.k8s.io/v1beta1", "kind": "NodeMetrics",
@@ -249,9 +260,8 @@ mod tests {
 
     #[test]
     fn failures_map_to_feed_statuses() {
-        let api = |code: u16| {
-            kube::Error::Api(kube::core::Status::failure("no", "Reason").with_code(code).boxed())
-        };
+        let api =
+            |code: u16| kube::Error::Api(kube::core::Status::failure("no", "Reason").with_code(code).boxed());
         assert_eq!(failure_status(&api(403)), FeedStatus::Forbidden("no".into()));
         assert_eq!(failure_status(&api(404)), FeedStatus::Missing);
         assert!(matches!(failure_status(&api(503)), FeedStatus::Error(_)));

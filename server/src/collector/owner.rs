@@ -546,7 +546,9 @@ mod tests {
         assert_eq!(diff.unwrap().ops.len(), 1);
         assert_eq!(owner.topology.get(&id).unwrap().usage, Some(usage(100, 64)));
         // Jitter: no diff.
-        assert!(owner.apply_batch([up(&metrics(), Event::Usage(vec![(id.clone(), usage(103, 65))]))]).is_none());
+        assert!(owner
+            .apply_batch([up(&metrics(), Event::Usage(vec![(id.clone(), usage(103, 65))]))])
+            .is_none());
         // The pod watcher re-projects the pod (which knows no usage): the usage stays.
         let Object::Entity(mut changed) = pod("ns", "a") else { unreachable!() };
         changed.labels = Labels::from_pairs([("app", "web"), ("v", "2")]);
@@ -571,7 +573,10 @@ mod tests {
     #[test]
     fn readiness_never_waits_for_metrics() {
         let (mut owner, outputs) = Owner::new(Topology::new(), [pods(), metrics()]);
-        owner.apply_batch([up(&metrics(), Event::Status(FeedStatus::Error("503 Service Unavailable".into())))]);
+        owner.apply_batch([up(
+            &metrics(),
+            Event::Status(FeedStatus::Error("503 Service Unavailable".into())),
+        )]);
         assert!(!*outputs.ready.borrow());
         owner.apply_batch(listed(&pods(), vec![pod("ns", "a")]));
         assert!(*outputs.ready.borrow(), "metrics failing must not hold readiness");
