@@ -3,8 +3,9 @@
 //! Prints `name value unit` lines (see `scripts/bench-collector.sh` and BENCHMARKS.md):
 //! - `collector.ready_10k_s`: `collector::start` to the first ready snapshot (discovery + every initial list over
 //!   HTTP + projection + the owner's first transaction);
-//! - `collector.event_to_topology_p50_ms` / `_p99_ms`: a pod label changed in the simulator's store → the owner's
-//!   published topology holds it (the simulated API's watch, kube-runtime, projection, owner transaction, snapshot);
+//! - `collector.event_to_topology_p50_ms` / `_p99_ms`: a pod label changed in the simulator's store → a replica
+//!   kept from the owner's published diffs holds it, as the hub's does (the simulated API's watch, kube-runtime,
+//!   projection, owner transaction, diff broadcast, apply);
 //! - `collector.rss_10k_mb`: the resident memory of a separate `gestalt-live serve` process (path in the first
 //!   argument) watching the same simulated cluster, once it is ready — the collector's real footprint without the
 //!   simulator's store in the same process.
@@ -97,30 +98,28 @@ async fn main() -> Result<()> {
             )
         })
         .collect();
-    let mut topology = outputs.topology.clone();
+    // The hub's path: a replica kept from the diffs (the owner's `watch` copy is rate-limited to one a second).
+    // Once the cluster is quiet the copy is current; the replica starts from it.
+    tokio::time::sleep(collector::owner::SNAPSHOT_EVERY + Duration::from_millis(500)).await;
+    let mut diffs = outputs.diffs.subscribe();
+    let mut replica = (**outputs.topology.borrow()).clone();
     let mut latencies = Vec::with_capacity(targets.len());
     for (i, (ns, name)) in targets.iter().enumerate() {
         let value = format!("v{i}");
         let id = topology::EntityId::new("bench", topology::Kind::Pod, ns.as_str(), name.as_str());
-        topology.mark_unchanged();
         let written = Instant::now();
         simulated
             .store()
             .modify(PODS, Some(ns), name, |p| p["metadata"]["labels"]["bench"] = json!(value))?;
-        let deadline = written + Duration::from_secs(5);
         loop {
-            let seen = topology
-                .borrow_and_update()
-                .get(&id)
-                .is_some_and(|e| e.labels.iter().any(|(k, v)| k == "bench" && v == value));
-            if seen {
+            let diff = tokio::time::timeout(Duration::from_secs(5), diffs.recv())
+                .await
+                .map_err(|_| format!("the change to {ns}/{name} never reached the topology"))??;
+            replica.apply(&diff)?;
+            if replica.get(&id).is_some_and(|e| e.labels.iter().any(|(k, v)| k == "bench" && v == value)) {
                 latencies.push(written.elapsed().as_secs_f64() * 1000.0);
                 break;
             }
-            if Instant::now() > deadline {
-                return Err(format!("the change to {ns}/{name} never reached the topology").into());
-            }
-            let _ = tokio::time::timeout(Duration::from_millis(100), topology.changed()).await;
         }
         // Let the owner go idle so each change is measured alone, as a live cluster's sparse events are.
         tokio::time::sleep(Duration::from_millis(5)).await;

@@ -110,6 +110,12 @@ async fn write(client: &Client, manifests: &[scenario::Manifest]) -> Result<usiz
                 Err(kube::Error::Api(s)) if s.code == 404 && s.reason == "NotFound" => {
                     last = Some(kube::Error::Api(s));
                 }
+                // Invalid for this server's version (a field it does not accept): the rest is still worth having.
+                Err(kube::Error::Api(s)) if s.code == 400 || s.code == 422 => {
+                    tracing::warn!(what = %manifest.describe(), error = %s.message, "refused by this cluster: skipped");
+                    last = None;
+                    break;
+                }
                 Err(error) => return Err(SimulateError::Create { what: manifest.describe(), source: error }),
             }
         }

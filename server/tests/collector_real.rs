@@ -282,8 +282,11 @@ async fn pods_converge(server: &Server, client: &Client, n: usize) -> Result<Top
     Ok(topology)
 }
 
-/// `kubectl get pods -A`: (namespace, name) → (READY, STATUS).
-fn kubectl_pods(kubeconfig: &Path) -> Result<BTreeMap<(String, String), (String, String)>, String> {
+/// (namespace, name) → (READY, STATUS), as `kubectl get pods -A` prints them.
+type KubectlPods = BTreeMap<(String, String), (String, String)>;
+
+/// `kubectl get pods -A`.
+fn kubectl_pods(kubeconfig: &Path) -> Result<KubectlPods, String> {
     let output = Command::new(std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()))
         .arg("--kubeconfig")
         .arg(kubeconfig)
@@ -548,6 +551,7 @@ async fn limited_user_sees_all_but_pods(cp: &ControlPlane, site: &Path, client: 
     })
     .await;
     assert!(!log.contains("collector notice: deployment"), "{log}");
+    assert!(!log.contains("collector notice: events"), "the limited user may read events: {log}");
 }
 
 /// `--server URL --token-file F --ca-file F` instead of a kubeconfig (a token file written by `echo`).

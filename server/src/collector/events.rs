@@ -141,7 +141,7 @@ impl EventLog {
     /// The newest events of these namespaces (all namespaces when empty).
     #[allow(dead_code)] // for the hub's event stream
     pub fn in_namespaces(&self, limit: usize, namespaces: &[String]) -> Vec<EventRecord> {
-        self.recent(limit, |r| namespaces.is_empty() || namespaces.iter().any(|ns| *ns == r.namespace))
+        self.recent(limit, |r| namespaces.is_empty() || namespaces.contains(&r.namespace))
     }
 
     /// The newest events about one entity.
@@ -214,7 +214,7 @@ impl Log {
             if *old == record {
                 return false;
             }
-            let key = key.clone();
+            let key = *key;
             self.order.remove(&(key, uid.clone()));
         }
         self.arrivals += 1;

@@ -22,6 +22,8 @@ use super::SimulateError;
 const TICK: Duration = Duration::from_millis(500);
 /// How often nodes report they are alive (a node controller marks a node unknown after 40 s).
 const HEARTBEAT: Duration = Duration::from_secs(10);
+/// Up to this many nodes, pods are watched per node.
+const PER_NODE_WATCHES: usize = 20;
 /// How often pending claims are looked for.
 const PROVISION: Duration = Duration::from_secs(2);
 
@@ -88,8 +90,18 @@ struct Tracked {
 /// volumes for claims in `provision`.
 pub async fn run(client: Client, nodes: Vec<SimNode>, provision: Vec<String>) {
     let by_name: HashMap<String, SimNode> = nodes.iter().map(|n| (n.name.clone(), n.clone())).collect();
-    let streams = nodes.iter().map(|node| {
-        let config = watcher::Config::default().fields(&format!("spec.nodeName={}", node.name));
+    // One watch per node (a field selector takes one node name) keeps the traffic to our pods; past a few dozen
+    // nodes one watch of every pod, filtered here, is cheaper for the API server than that many watches.
+    let selectors: Vec<Option<String>> = if nodes.len() <= PER_NODE_WATCHES {
+        nodes.iter().map(|node| Some(format!("spec.nodeName={}", node.name))).collect()
+    } else {
+        vec![None]
+    };
+    let streams = selectors.into_iter().map(|selector| {
+        let config = match &selector {
+            Some(fields) => watcher::Config::default().fields(fields),
+            None => watcher::Config::default(),
+        };
         watcher(Api::<Pod>::all(client.clone()), config).default_backoff().boxed()
     });
     let mut pods = futures_util::stream::select_all(streams);
@@ -221,7 +233,7 @@ async fn provision_volumes(client: &Client, namespace: &str) {
         let Some(volume) = volume_for(&claim) else { continue };
         match volumes.create(&PostParams::default(), &volume).await {
             Ok(_) => {
-                tracing::info!(namespace, claim = ?claim.metadata.name, "provisioned a simulated volume")
+                tracing::info!(namespace, claim = ?claim.metadata.name, "provisioned a simulated volume");
             }
             Err(kube::Error::Api(s)) if s.code == 409 => {}
             Err(error) => tracing::warn!(namespace, %error, "cannot provision a volume"),

@@ -238,7 +238,7 @@ fn qos_class(spec: &k8s_openapi::api::core::v1::PodSpec) -> &'static str {
 mod tests {
     use super::*;
 
-    fn pod(labels: Value, restart_policy: &str) -> Pod {
+    fn pod(labels: &Value, restart_policy: &str) -> Pod {
         serde_json::from_value(json!({
             "metadata": {"name": "web-1", "namespace": "ns", "labels": labels},
             "spec": {"restartPolicy": restart_policy, "nodeName": "n1",
@@ -265,7 +265,7 @@ mod tests {
 
     #[test]
     fn a_pod_is_created_then_runs_ready_with_its_ips() {
-        let p = pod(json!({}), "Always");
+        let p = pod(&json!({}), "Always");
         let creating = at(&p, 0);
         assert_eq!(creating["phase"], "Pending");
         assert_eq!(creating["containerStatuses"][0]["state"]["waiting"]["reason"], "ContainerCreating");
@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(crash_restarts(30), (2, 40));
         assert_eq!(crash_restarts(310), (5, 300));
         assert_eq!(crash_restarts(610), (6, 300));
-        let p = pod(json!({LABEL: "crashloop"}), "Always");
+        let p = pod(&json!({LABEL: "crashloop"}), "Always");
         let s = at(&p, STARTING_SECONDS + 31);
         assert_eq!(s["phase"], "Running");
         let c = &s["containerStatuses"][0];
@@ -310,22 +310,22 @@ mod tests {
 
     #[test]
     fn an_oom_kill_and_an_image_pull_failure_look_as_kubectl_shows_them() {
-        let oom = at(&pod(json!({LABEL: "oomkilled"}), "Always"), STARTING_SECONDS);
+        let oom = at(&pod(&json!({LABEL: "oomkilled"}), "Always"), STARTING_SECONDS);
         assert_eq!(oom["containerStatuses"][0]["lastState"]["terminated"]["reason"], "OOMKilled");
         assert_eq!(oom["containerStatuses"][0]["lastState"]["terminated"]["exitCode"], 137);
-        let pull = at(&pod(json!({LABEL: "imagepull"}), "Always"), STARTING_SECONDS + 60);
+        let pull = at(&pod(&json!({LABEL: "imagepull"}), "Always"), STARTING_SECONDS + 60);
         assert_eq!(pull["phase"], "Pending");
         let waiting = &pull["containerStatuses"][0]["state"]["waiting"];
         assert_eq!(waiting["reason"], "ImagePullBackOff");
         assert_eq!(waiting["message"], "Back-off pulling image \"example.invalid/web:1\"");
         assert_eq!(pull["containerStatuses"][0]["restartCount"], 0);
         // An unknown value runs normally rather than failing the simulation.
-        assert_eq!(Behaviour::of(&pod(json!({LABEL: "explode"}), "Always")), Behaviour::Run);
+        assert_eq!(Behaviour::of(&pod(&json!({LABEL: "explode"}), "Always")), Behaviour::Run);
     }
 
     #[test]
     fn a_job_pod_runs_to_completion() {
-        let p = pod(json!({}), "OnFailure");
+        let p = pod(&json!({}), "OnFailure");
         assert_eq!(at(&p, STARTING_SECONDS)["phase"], "Running");
         let done = at(&p, STARTING_SECONDS + RUN_TO_COMPLETION_SECONDS);
         assert_eq!(done["phase"], "Succeeded");
