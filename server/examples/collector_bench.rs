@@ -18,6 +18,9 @@
 
 #[path = "../src/cli.rs"]
 mod cli;
+// `cli` names the `sim` subcommand's arguments.
+#[path = "../src/simulated.rs"]
+mod simulated;
 // An inline module with a path: `collector.rs` is then found as a normal (non-`mod.rs`) file, so its own
 // submodules resolve to `src/collector/*.rs` as they do in the binary.
 #[path = "../src"]
