@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use topology::protocol::Filters;
 use topology::{Entity, EntityId, HealthLevel, Kind, Relation, Topology};
 
+use crate::collector::events::EVENT_CAPACITY;
 use crate::web::State as AppState;
 
 /// An error answered to an API client.
@@ -114,6 +115,45 @@ pub struct EntityView {
     pub outgoing: Vec<Relation>,
     /// Edges to it.
     pub incoming: Vec<Relation>,
+}
+
+/// `GET /api/v1/events?namespace=a,b&entity=<id>&limit=N` parameters.
+#[derive(Debug, Default, Deserialize)]
+pub struct EventsQuery {
+    /// Comma-separated namespaces (all when absent).
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// Only events about this entity id (`cluster/kind/namespace/name`).
+    #[serde(default)]
+    pub entity: Option<String>,
+    /// At most this many (default and maximum: all the collector keeps, 1000).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/v1/events`: the collector's recent Kubernetes events, newest first (not gated on readiness: an
+/// empty list while the events are listed is the truth).
+pub async fn events(
+    State(state): State<AppState>,
+    query: Result<Query<EventsQuery>, QueryRejection>,
+) -> Result<Json<Vec<topology::EventRecord>>, ApiError> {
+    let Query(query) = query?;
+    let namespaces: Vec<&str> = query
+        .namespace
+        .as_deref()
+        .map(|n| n.split(',').filter(|n| !n.is_empty()).collect())
+        .unwrap_or_default();
+    let entity = match query.entity.as_deref() {
+        Some(text) => Some(text.parse::<EntityId>().map_err(|e: topology::id::IdError| {
+            ApiError::BadRequest(format!("entity: {e}: expected cluster/kind/namespace/name"))
+        })?),
+        None => None,
+    };
+    let limit = query.limit.unwrap_or(EVENT_CAPACITY).min(EVENT_CAPACITY);
+    Ok(Json(state.events().recent(limit, |r| {
+        (namespaces.is_empty() || namespaces.contains(&r.namespace.as_str()))
+            && entity.as_ref().is_none_or(|id| r.involved.as_ref() == Some(id))
+    })))
 }
 
 /// `GET /api/v1/entities/{id}`: `id` is the entity id `cluster/kind/namespace/name` (the namespace is empty

@@ -38,6 +38,9 @@ pub enum Command {
     /// Serve only a simulated cluster's Kubernetes API on loopback, with churn, and write its kubeconfig (for
     /// kubectl and other tools).
     Sim(crate::simulated::SimArgs),
+    /// WRITES to a cluster: registers simulated nodes and acts as their kubelet, and creates a scenario's
+    /// workloads, so a bare control plane (no real nodes) becomes a live cluster. For test clusters only.
+    Simulate(SimulateArgs),
 }
 
 /// Flags of `gestalt-live serve`.
@@ -112,4 +115,34 @@ pub struct WebArgs {
     /// directory, then `../site` next to the executable (where `cargo leptos build` puts it).
     #[arg(long, env = "GESTALT_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
+}
+
+/// Flags of `gestalt-live simulate`.
+#[derive(Debug, Args)]
+#[command(
+    long_about = "WRITES to the cluster (test clusters only): registers --nodes simulated Node objects and \
+acts as their kubelet (Ready status and heartbeats; for pods bound to them: Running, or the failure their \
+`gestalt.dev/simulate=crashloop|oomkilled|imagepull` label asks for; finishes graceful deletions), provisions \
+volumes for the scenario's claims, and creates the scenario's namespaces and workloads (never pods: the \
+cluster's controllers and scheduler make and place them). Objects that exist are left alone. Runs until stopped."
+)]
+pub struct SimulateArgs {
+    /// The kubeconfig of the cluster to write to.
+    #[arg(long, env = "GESTALT_KUBECONFIG")]
+    pub kubeconfig: PathBuf,
+    /// The kubeconfig context (default: its current context).
+    #[arg(long, env = "GESTALT_CONTEXT")]
+    pub context: Option<String>,
+    /// The workloads to create: `kgents`, `scale:N` or `empty` (nodes only).
+    #[arg(long, default_value = "empty", env = "GESTALT_SCENARIO")]
+    pub scenario: sim::Scenario,
+    /// How many simulated nodes.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=5000))]
+    pub nodes: u32,
+    /// Seeds the scenario's names, as in `demo`: the same seed gives the same workloads.
+    #[arg(long, default_value_t = 42, env = "GESTALT_SEED")]
+    pub seed: u64,
+    /// Simulated nodes are named `<prefix>1`, `<prefix>2`…
+    #[arg(long, default_value = "gestalt-sim-")]
+    pub node_prefix: String,
 }

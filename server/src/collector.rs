@@ -10,6 +10,8 @@
 //! - [`project`] is the pure edge: k8s-openapi types in, `topology` types out.
 
 pub mod auth;
+pub mod events;
+pub mod metrics;
 pub mod owner;
 pub mod project;
 pub mod watch;
@@ -26,6 +28,10 @@ pub enum Feed {
     Kind(Kind),
     /// Core v1 `Endpoints`: ready / not-ready counts of the service with the same name.
     Endpoints,
+    /// Core v1 `Event`s: recent events, kept in the [`events::EventLog`], not in the topology.
+    Events,
+    /// `metrics.k8s.io` usage of pods and nodes, polled (optional: readiness never waits for it).
+    Metrics,
 }
 
 impl fmt::Display for Feed {
@@ -33,6 +39,8 @@ impl fmt::Display for Feed {
         match self {
             Feed::Kind(kind) => write!(f, "{kind}"),
             Feed::Endpoints => f.write_str("endpoints"),
+            Feed::Events => f.write_str("events"),
+            Feed::Metrics => f.write_str("metrics"),
         }
     }
 }
@@ -105,6 +113,8 @@ pub enum Event {
     InitDone,
     /// The watcher's status changed (forbidden, missing, error).
     Status(FeedStatus),
+    /// Measured usage of every pod and node that has some (a full poll: those not listed have none).
+    Usage(Vec<(EntityId, topology::entity::Usage)>),
 }
 
 /// What a watcher sends the owner.
@@ -145,6 +155,11 @@ pub enum CollectorError {
 /// [`CollectorError`] when the credentials are unusable or the server cannot be reached.
 pub async fn start(settings: &Settings) -> Result<owner::Outputs, CollectorError> {
     let (config, cluster) = auth::config(&settings.auth).await?;
+    // The metrics poller retries on its own schedule (every 5 min when metrics fail); the client's default retry
+    // of 503s (up to 15 times, minutes apart) would hold a poll for that long against a metrics-server that is down.
+    let mut metrics_config = config.clone();
+    metrics_config.default_retry = false;
+    let metrics_client = kube::Client::try_from(metrics_config).map_err(CollectorError::Client)?;
     let client = kube::Client::try_from(config).map_err(CollectorError::Client)?;
     let plan = watch::plan(&client, &settings.selection).await?;
     let mut initial = topology::Topology::new();
@@ -157,7 +172,8 @@ pub async fn start(settings: &Settings) -> Result<owner::Outputs, CollectorError
     if let Err(error) = initial.upsert(cluster_entity) {
         tracing::warn!(%error, "cannot add the cluster entity");
     }
-    let (owner, outputs) = owner::Owner::new(initial, plan.sources.iter().cloned());
+    let sources = plan.sources.iter().cloned().chain(std::iter::once(metrics::source()));
+    let (owner, outputs) = owner::Owner::new(initial, sources);
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
     for source in &plan.missing {
         // Reported once, through the same channel, so the status lists them.
@@ -167,9 +183,15 @@ pub async fn start(settings: &Settings) -> Result<owner::Outputs, CollectorError
     let allow: std::sync::Arc<[String]> = settings.selection.namespaces.clone().into();
     tracing::info!(%cluster, watchers = plan.sources.len(), missing = plan.missing.len(), "collector starting");
     for source in plan.sources {
+        if source.feed == Feed::Events {
+            let log = outputs.events.clone();
+            tokio::spawn(events::task(client.clone(), cluster.clone(), source, log, tx.clone()));
+            continue;
+        }
         let fallback = plan.fallbacks.contains(&source.feed);
         tokio::spawn(watch::task(client.clone(), &cluster, source, fallback, allow.clone(), tx.clone()));
     }
+    tokio::spawn(metrics::task(metrics_client, cluster.clone(), allow.clone(), tx.clone()));
     drop(tx);
     tokio::spawn(owner.run(rx));
     Ok(outputs)
@@ -200,6 +222,9 @@ pub async fn report(
                 FeedStatus::Forbidden(message) => {
                     tracing::warn!("collector notice: {source}: forbidden, skipped ({message})");
                 }
+                FeedStatus::Missing if source.feed == Feed::Metrics => tracing::warn!(
+                    "collector notice: metrics: metrics.k8s.io not served, usage unavailable (asking again every 5 min)"
+                ),
                 FeedStatus::Missing => tracing::warn!("collector notice: {source}: not served, skipped"),
                 FeedStatus::Error(message) => tracing::warn!("collector notice: {source}: error ({message})"),
                 FeedStatus::Ready

@@ -8,6 +8,7 @@ mod cli;
 mod collector;
 mod live;
 mod metrics;
+mod simulate;
 mod simulated;
 mod site;
 mod web;
@@ -38,6 +39,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Demo(args) => demo(args).await?,
         cli::Command::Sim(args) => simulated::run(args).await?,
+        cli::Command::Simulate(args) => simulate::run(args).await?,
         cli::Command::Serve(args) => {
             let options = site::leptos_options(&args.web)?;
             let settings = collector::Settings {
@@ -114,7 +116,7 @@ fn live_state(outputs: collector::owner::Outputs) -> web::StateBuilder {
     // Subscribed before the hub reads the topology, so no diff falls in between.
     let diffs = outputs.diffs.subscribe();
     let hub = live::Hub::start(live::Config::default(), outputs.topology, diffs, link, metrics.clone());
-    web::State::live(hub, outputs.ready, outputs.status, metrics)
+    web::State::live(hub, outputs.ready, outputs.status, metrics).with_events(outputs.events)
 }
 
 fn one_line(error: &anyhow::Error) -> String {

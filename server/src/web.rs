@@ -20,6 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::api::{self, ApiError};
+use crate::collector::events::EventLog;
 use crate::collector::{FeedStatus, Source};
 use crate::live::{self, Hub};
 use crate::metrics::{Metrics, WatcherLabels};
@@ -53,6 +54,7 @@ pub struct State {
     ready: watch::Receiver<bool>,
     watchers: watch::Receiver<BTreeMap<Source, FeedStatus>>,
     metrics: Arc<Metrics>,
+    events: EventLog,
 }
 
 impl FromRef<State> for LeptosOptions {
@@ -73,6 +75,7 @@ pub struct StateBuilder {
     ready: watch::Receiver<bool>,
     watchers: watch::Receiver<BTreeMap<Source, FeedStatus>>,
     metrics: Arc<Metrics>,
+    events: EventLog,
 }
 
 impl State {
@@ -84,7 +87,7 @@ impl State {
         watchers: watch::Receiver<BTreeMap<Source, FeedStatus>>,
         metrics: Arc<Metrics>,
     ) -> StateBuilder {
-        StateBuilder { hub, ready, watchers, metrics }
+        StateBuilder { hub, ready, watchers, metrics, events: EventLog::new(0) }
     }
 
     /// The hub.
@@ -96,11 +99,30 @@ impl State {
     pub fn is_ready(&self) -> bool {
         *self.ready.borrow()
     }
+
+    /// The collector's recent Kubernetes events.
+    pub fn events(&self) -> &EventLog {
+        &self.events
+    }
 }
 
 impl StateBuilder {
+    /// Serves these recent events on `/api/v1/events` (without it the list is empty).
+    #[must_use]
+    pub fn with_events(mut self, events: EventLog) -> StateBuilder {
+        self.events = events;
+        self
+    }
+
     fn with_options(self, leptos: LeptosOptions) -> State {
-        State { leptos, hub: self.hub, ready: self.ready, watchers: self.watchers, metrics: self.metrics }
+        State {
+            leptos,
+            hub: self.hub,
+            ready: self.ready,
+            watchers: self.watchers,
+            metrics: self.metrics,
+            events: self.events,
+        }
     }
 }
 
@@ -112,6 +134,7 @@ pub fn router(state: State) -> Router {
         .route("/api/v1/topology", get(api::topology))
         .route("/api/v1/entities/{*id}", get(api::entity))
         .route("/api/v1/health", get(api::health))
+        .route("/api/v1/events", get(api::events))
         .route("/api/{*rest}", any(api::not_found))
         .route("/api", any(api::not_found))
         .layer(CompressionLayer::new().gzip(true));

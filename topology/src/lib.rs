@@ -93,6 +93,7 @@
 
 pub mod diff;
 pub mod entity;
+pub mod event;
 pub mod health;
 pub mod id;
 pub mod interp;
@@ -110,6 +111,7 @@ mod fixtures;
 pub use crate::{
     diff::{Change, Diff, DiffError, Op},
     entity::{Details, Entity},
+    event::{EventRecord, EventType},
     health::{Health, HealthLevel},
     id::{EntityId, EntityKey, Kind, Ref},
     labels::Labels,

@@ -13,9 +13,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, watch};
-use topology::entity::Endpoints;
+use topology::entity::{Endpoints, Usage};
 use topology::{Details, Diff, Entity, EntityId, Topology, Transaction};
 
+use super::events::{EventLog, EVENT_CAPACITY};
 use super::{Event, Feed, FeedStatus, Object, Source, Update};
 
 /// How many diffs the broadcast channel holds for a slow receiver before it lags.
@@ -51,6 +52,8 @@ pub struct Outputs {
     pub status: watch::Receiver<BTreeMap<Source, FeedStatus>>,
     /// Diffs, for the hub.
     pub diffs: broadcast::Sender<Diff>,
+    /// Recent Kubernetes events, filled by the events watchers (not by the owner: they are not topology).
+    pub events: EventLog,
 }
 
 impl Owner {
@@ -64,8 +67,13 @@ impl Owner {
         let (ready_tx, ready_rx) = watch::channel(ready);
         let (status_tx, status_rx) = watch::channel(status.clone());
         let (diff_tx, _) = broadcast::channel(DIFF_CAPACITY);
-        let outputs =
-            Outputs { topology: topology_rx, ready: ready_rx, status: status_rx, diffs: diff_tx.clone() };
+        let outputs = Outputs {
+            topology: topology_rx,
+            ready: ready_rx,
+            status: status_rx,
+            diffs: diff_tx.clone(),
+            events: EventLog::new(EVENT_CAPACITY),
+        };
         let owner = Owner {
             topology,
             derived: Derived::default(),
@@ -149,6 +157,7 @@ impl Owner {
                     self.listed.insert(source.clone());
                     status_changed |= set_status(&mut self.status, source, &FeedStatus::Ready);
                 }
+                Event::Usage(usage) => apply_usage(&mut tx, &mut self.derived, usage),
                 Event::Status(status) => {
                     if matches!(status, FeedStatus::Forbidden(_) | FeedStatus::Missing) {
                         // Whatever we had from it can no longer be kept up to date.
@@ -167,7 +176,9 @@ impl Owner {
             // Every watcher has listed, or cannot (forbidden, missing). One that failed before its first list is
             // still waited for: it retries with backoff.
             let ready = self.status.iter().all(|(source, status)| {
-                self.listed.contains(source)
+                // Metrics are optional: a cluster without metrics-server is ready without them.
+                source.feed == Feed::Metrics
+                    || self.listed.contains(source)
                     || matches!(status, FeedStatus::Forbidden(_) | FeedStatus::Missing)
             });
             self.status_tx.send_replace(self.status.clone());
@@ -191,6 +202,8 @@ struct Derived {
     pod_refs: HashMap<EntityId, Vec<EntityId>>,
     /// How many pods read each reference; the reference entity exists while this is positive.
     ref_counts: HashMap<EntityId, u32>,
+    /// The usage last published for each pod and node (kept across re-projections, which know none).
+    usage: HashMap<EntityId, Usage>,
 }
 
 fn set_status(status: &mut BTreeMap<Source, FeedStatus>, source: Source, new: &FeedStatus) -> bool {
@@ -204,6 +217,9 @@ fn apply(tx: &mut Transaction<'_>, derived: &mut Derived, object: Object) {
         Object::Entity(mut entity) => {
             if let Details::Service(svc) = &mut entity.details {
                 svc.endpoints = derived.endpoints.get(&entity.id).copied();
+            }
+            if let Some(usage) = derived.usage.get(&entity.id) {
+                entity.usage = Some(*usage);
             }
             upsert(tx, derived, *entity);
         }
@@ -221,6 +237,8 @@ fn delete(tx: &mut Transaction<'_>, derived: &mut Derived, feed: Feed, id: &Enti
             derived.endpoints.remove(id);
             refresh_service(tx, id, None);
         }
+        // The events watcher writes its log itself and sends the owner only its status; metrics send usage.
+        Feed::Events | Feed::Metrics => {}
     }
 }
 
@@ -246,6 +264,34 @@ fn replace(tx: &mut Transaction<'_>, derived: &mut Derived, source: &Source, see
                 derived.endpoints.remove(&id);
                 refresh_service(tx, &id, None);
             }
+        }
+        Feed::Events | Feed::Metrics => {}
+    }
+}
+
+/// A metrics poll: publishes usage that moved significantly, clears usage that is no longer reported.
+fn apply_usage(tx: &mut Transaction<'_>, derived: &mut Derived, polled: Vec<(EntityId, Usage)>) {
+    let polled: HashMap<EntityId, Usage> = polled.into_iter().collect();
+    let gone: Vec<EntityId> = derived.usage.keys().filter(|id| !polled.contains_key(*id)).cloned().collect();
+    for id in gone {
+        derived.usage.remove(&id);
+        set_usage(tx, &id, None);
+    }
+    for (id, usage) in polled {
+        let old = derived.usage.get(&id).copied();
+        if super::metrics::significant(old, Some(usage)) {
+            derived.usage.insert(id.clone(), usage);
+            set_usage(tx, &id, Some(usage));
+        }
+    }
+}
+
+fn set_usage(tx: &mut Transaction<'_>, id: &EntityId, usage: Option<Usage>) {
+    let Some(mut entity) = tx.topology().get(id).cloned() else { return };
+    if entity.usage != usage {
+        entity.usage = usage;
+        if let Err(error) = tx.upsert(entity) {
+            tracing::warn!(%id, %error, "skipping an entity the topology refuses");
         }
     }
 }
@@ -284,6 +330,7 @@ fn upsert(tx: &mut Transaction<'_>, derived: &mut Derived, entity: Entity) {
 /// Removes an entity; for a pod, releases the references it read.
 fn remove(tx: &mut Transaction<'_>, derived: &mut Derived, id: &EntityId) {
     tx.remove(id);
+    derived.usage.remove(id);
     for r in derived.pod_refs.remove(id).unwrap_or_default() {
         release_ref(tx, derived, &r);
     }
@@ -480,6 +527,61 @@ mod tests {
             up(&pods(), Event::Apply(pod("ns", "a"))),
         ]);
         assert_eq!(owner.topology.relations().filter(|r| r.kind == RelationKind::Selects).count(), 1);
+    }
+
+    fn usage(cpu: u64, mib: u64) -> topology::entity::Usage {
+        topology::entity::Usage { cpu_millis: cpu, memory_bytes: mib << 20 }
+    }
+
+    fn metrics() -> Source {
+        source(Feed::Metrics)
+    }
+
+    #[test]
+    fn usage_is_published_when_it_moves_and_survives_a_new_pod_status() {
+        let (mut owner, _outputs) = Owner::new(Topology::new(), [pods(), metrics()]);
+        let id = EntityId::new("c", Kind::Pod, "ns", "a");
+        owner.apply_batch(listed(&pods(), vec![pod("ns", "a")]));
+        let diff = owner.apply_batch([up(&metrics(), Event::Usage(vec![(id.clone(), usage(100, 64))]))]);
+        assert_eq!(diff.unwrap().ops.len(), 1);
+        assert_eq!(owner.topology.get(&id).unwrap().usage, Some(usage(100, 64)));
+        // Jitter: no diff.
+        assert!(owner
+            .apply_batch([up(&metrics(), Event::Usage(vec![(id.clone(), usage(103, 65))]))])
+            .is_none());
+        // The pod watcher re-projects the pod (which knows no usage): the usage stays.
+        let Object::Entity(mut changed) = pod("ns", "a") else { unreachable!() };
+        changed.labels = Labels::from_pairs([("app", "web"), ("v", "2")]);
+        owner.apply_batch([up(&pods(), Event::Apply(Object::Entity(changed)))]);
+        assert_eq!(owner.topology.get(&id).unwrap().usage, Some(usage(100, 64)));
+        // A real change is published; a poll without the pod clears it.
+        owner.apply_batch([up(&metrics(), Event::Usage(vec![(id.clone(), usage(300, 64))]))]);
+        assert_eq!(owner.topology.get(&id).unwrap().usage, Some(usage(300, 64)));
+        owner.apply_batch([up(&metrics(), Event::Usage(vec![]))]);
+        assert_eq!(owner.topology.get(&id).unwrap().usage, None);
+    }
+
+    #[test]
+    fn usage_that_arrives_before_its_pod_is_applied_when_the_pod_comes() {
+        let (mut owner, _outputs) = Owner::new(Topology::new(), [pods(), metrics()]);
+        let id = EntityId::new("c", Kind::Pod, "ns", "a");
+        owner.apply_batch([up(&metrics(), Event::Usage(vec![(id.clone(), usage(50, 10))]))]);
+        owner.apply_batch(listed(&pods(), vec![pod("ns", "a")]));
+        assert_eq!(owner.topology.get(&id).unwrap().usage, Some(usage(50, 10)));
+    }
+
+    #[test]
+    fn readiness_never_waits_for_metrics() {
+        let (mut owner, outputs) = Owner::new(Topology::new(), [pods(), metrics()]);
+        owner.apply_batch([up(
+            &metrics(),
+            Event::Status(FeedStatus::Error("503 Service Unavailable".into())),
+        )]);
+        assert!(!*outputs.ready.borrow());
+        owner.apply_batch(listed(&pods(), vec![pod("ns", "a")]));
+        assert!(*outputs.ready.borrow(), "metrics failing must not hold readiness");
+        assert_eq!(outputs.status.borrow()[&metrics()], FeedStatus::Error("503 Service Unavailable".into()));
+        assert_eq!(owner.topology.len(), 1);
     }
 
     #[tokio::test]

@@ -41,12 +41,13 @@ use super::{project, Event, Feed, FeedStatus, Object, Source, Update};
 
 /// Every feed the collector can run, with the group version and resource name discovery checks.
 /// Secrets are not in it, and never will be: the collector neither needs nor wants their data.
-pub const FEEDS: [(Feed, &str, &str); 14] = [
+pub const FEEDS: [(Feed, &str, &str); 15] = [
     (Feed::Kind(Kind::Namespace), "v1", "namespaces"),
     (Feed::Kind(Kind::Node), "v1", "nodes"),
     (Feed::Kind(Kind::Pod), "v1", "pods"),
     (Feed::Kind(Kind::Service), "v1", "services"),
     (Feed::Endpoints, "v1", "endpoints"),
+    (Feed::Events, "v1", "events"),
     (Feed::Kind(Kind::PersistentVolumeClaim), "v1", "persistentvolumeclaims"),
     (Feed::Kind(Kind::Deployment), "apps/v1", "deployments"),
     (Feed::Kind(Kind::ReplicaSet), "apps/v1", "replicasets"),
@@ -112,7 +113,7 @@ pub async fn plan(client: &Client, selection: &Selection) -> Result<Plan, WatchE
         if plan_skips(feed, selection) {
             continue;
         }
-        let namespaced = feed_kind(feed).is_namespaced();
+        let namespaced = feed == Feed::Events || feed_kind(feed).is_namespaced();
         let sources: Vec<Source> = if namespaced && !selection.namespaces.is_empty() {
             selection.namespaces.iter().map(|ns| Source { feed, namespace: Some(ns.clone()) }).collect()
         } else {
@@ -135,11 +136,13 @@ pub async fn plan(client: &Client, selection: &Selection) -> Result<Plan, WatchE
     Ok(plan)
 }
 
-/// The entity kind a feed produces or updates.
+/// The entity kind a feed produces or updates (events are about any kind: none of them).
 fn feed_kind(feed: Feed) -> Kind {
     match feed {
         Feed::Kind(kind) => kind,
         Feed::Endpoints => Kind::Service,
+        // Only used for skipping and scope: events are namespaced, and skipping pods must not skip them.
+        Feed::Events | Feed::Metrics => Kind::Cluster,
     }
 }
 
@@ -218,7 +221,11 @@ pub fn task(
         Feed::Kind(Kind::CronJob) => feed!(CronJob, project::cronjob_to_entity),
         Feed::Kind(Kind::Ingress) => feed!(Ingress, project::ingress_to_entity),
         Feed::Kind(Kind::HorizontalPodAutoscaler) => feed!(HorizontalPodAutoscaler, project::hpa_to_entity),
-        Feed::Kind(Kind::Cluster | Kind::ConfigMap | Kind::Secret) => Box::pin(async {}),
+        // Events are run by `super::events::task` (they fill a log, not the topology).
+        // Metrics are polled by `super::metrics::task`.
+        Feed::Events | Feed::Metrics | Feed::Kind(Kind::Cluster | Kind::ConfigMap | Kind::Secret) => {
+            Box::pin(async {})
+        }
     }
 }
 

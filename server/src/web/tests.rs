@@ -185,3 +185,42 @@ async fn an_unknown_path_is_a_404_page() {
     assert!(body.contains("404"), "{body}");
     assert!(body.contains("/gestalt/live"), "{body}");
 }
+
+#[tokio::test]
+async fn events_are_served_newest_first_by_namespace_and_entity() {
+    use crate::collector::events::EventLog;
+    let log = EventLog::new(10);
+    let pod = topology::EntityId::new("c", topology::Kind::Pod, "a", "web-1");
+    for (uid, ns, at, involved) in
+        [("1", "a", 10, Some(pod.clone())), ("2", "b", 20, None), ("3", "a", 30, None)]
+    {
+        let record = topology::EventRecord {
+            namespace: ns.into(),
+            involved,
+            reason: format!("R{uid}"),
+            message: String::new(),
+            kind: topology::EventType::Normal,
+            count: 1,
+            first_seen: at,
+            last_seen: at,
+        };
+        log.upsert(uid.into(), record);
+    }
+    let owner = Owner::new(Topology::new(), live::Config::default());
+    let (_, watchers) = watch::channel(BTreeMap::new());
+    let state = State::live(owner.hub.clone(), watch::channel(true).1, watchers, Metrics::shared());
+    let router = router(state.with_events(log).with_options(options()));
+    let reasons = |body: &str| {
+        serde_json::from_str::<Vec<topology::EventRecord>>(body)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.reason)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(reasons(&get(router.clone(), "/api/v1/events").await.1), ["R3", "R2", "R1"]);
+    assert_eq!(reasons(&get(router.clone(), "/api/v1/events?namespace=a&limit=1").await.1), ["R3"]);
+    assert_eq!(reasons(&get(router.clone(), "/api/v1/events?entity=c/pod/a/web-1").await.1), ["R1"]);
+    let (status, body) = get(router, "/api/v1/events?entity=nonsense").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(json(&body)["status"], 400);
+}
