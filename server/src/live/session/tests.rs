@@ -51,10 +51,14 @@ struct Client {
 
 impl Client {
     fn connect(owner: &Owner, format: Format, buffer: usize) -> Client {
+        Client::connect_scoped(owner, format, buffer, Scope::all())
+    }
+
+    fn connect_scoped(owner: &Owner, format: Format, buffer: usize, scope: Scope) -> Client {
         let (tx, session_rx) = mpsc::channel(16);
         let (session_tx, rx) = mpsc::channel(buffer);
         let hub = owner.hub.clone();
-        let task = tokio::spawn(async move { run(&hub, format, session_tx, session_rx).await });
+        let task = tokio::spawn(async move { run(&hub, format, &scope, session_tx, session_rx).await });
         Client { tx, rx, task, format }
     }
 
