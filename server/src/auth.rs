@@ -220,11 +220,8 @@ impl Security {
             return Outcome::Known(Identity::anonymous());
         }
         if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
-            let bearer = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-            return match bearer {
-                Some(token) => {
-                    self.credential(token).await.map_or(Outcome::Refused, |(id, _)| Outcome::Known(id))
-                }
+            return match value.to_str().ok().and_then(bearer) {
+                Some(token) => self.credential(token).await.map_or(Outcome::Refused, |(id, _)| Outcome::Known(id)),
                 None => Outcome::Refused,
             };
         }
@@ -249,8 +246,7 @@ impl Security {
                 return None;
             }
             let name = if claims.name.is_empty() { claims.id.clone() } else { claims.name.clone() };
-            let identity =
-                Identity { name: format!("view:{name}"), scope: claims.scope.clone(), via: Via::View };
+            let identity = Identity { name: format!("view:{name}"), scope: claims.scope.clone(), via: Via::View };
             let session = Session {
                 sub: identity.name.clone(),
                 origin: Origin::View { id: claims.id },
@@ -264,22 +260,14 @@ impl Security {
                 let user = oidc.verify(token).await?;
                 let scope = self.group_scope(&user.groups);
                 let identity = Identity { name: user.user, scope: scope.clone(), via: Via::Oidc };
-                let session = Session {
-                    sub: identity.name.clone(),
-                    origin: Origin::Oidc,
-                    scope,
-                    exp: user.exp.min(now + ttl),
-                };
+                let session =
+                    Session { sub: identity.name.clone(), origin: Origin::Oidc, scope, exp: user.exp.min(now + ttl) };
                 return Some((identity, session));
             }
         }
         let tokens = self.tokens.as_ref()?.get();
         let entry = tokens.find(token)?;
-        let identity = Identity {
-            name: format!("token:{}", entry.name),
-            scope: self.token_scope(entry),
-            via: Via::Token,
-        };
+        let identity = Identity { name: format!("token:{}", entry.name), scope: self.token_scope(entry), via: Via::Token };
         let session = Session {
             sub: identity.name.clone(),
             origin: Origin::Token { fingerprint: entry.fingerprint.clone() },
@@ -352,11 +340,17 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .get_all(axum::http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
+        .find_map(|v| signed::cookie_value(v, name))
 }
 
+/// The token of an `Authorization: Bearer …` value.
+pub fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod fuzz;
 #[cfg(test)]
 mod tests;

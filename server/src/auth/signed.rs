@@ -224,6 +224,11 @@ pub struct Session {
     pub exp: u64,
 }
 
+/// The value of cookie `name` in one `Cookie` header value (`a=1; b=2`).
+pub fn cookie_value<'h>(header: &'h str, name: &str) -> Option<&'h str> {
+    header.split(';').filter_map(|pair| pair.trim().split_once('=')).find(|(key, _)| *key == name).map(|(_, v)| v)
+}
+
 /// Seconds since the Unix epoch.
 pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())

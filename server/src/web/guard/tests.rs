@@ -455,3 +455,19 @@ async fn the_live_socket_needs_auth_and_a_same_site_origin_before_upgrading_and_
     }
     assert!(again.is_some(), "the permit is released when the session ends");
 }
+
+proptest::proptest! {
+    #[test]
+    fn the_redirect_after_login_never_leaves_the_site(next in "[ -~\u{0}-\u{1f}\u{e9}]{0,40}") {
+        let target = super::safe_next(&next);
+        proptest::prop_assert!(target.starts_with('/') && !target.starts_with("//") && !target.contains('\\'));
+        proptest::prop_assert!(target.is_ascii() && !target.chars().any(char::is_control));
+        proptest::prop_assert!(axum::http::HeaderValue::from_str(&target).is_ok(), "a valid Location");
+    }
+
+    #[test]
+    fn query_decoding_takes_any_input(query in "[ -~\u{e9}]{0,60}") {
+        let _ = super::query_value(Some(&query), "token");
+        let _ = super::percent_decode(&query);
+    }
+}
