@@ -221,7 +221,9 @@ impl Security {
         }
         if let Some(value) = headers.get(axum::http::header::AUTHORIZATION) {
             return match value.to_str().ok().and_then(bearer) {
-                Some(token) => self.credential(token).await.map_or(Outcome::Refused, |(id, _)| Outcome::Known(id)),
+                Some(token) => {
+                    self.credential(token).await.map_or(Outcome::Refused, |(id, _)| Outcome::Known(id))
+                }
                 None => Outcome::Refused,
             };
         }
@@ -246,7 +248,8 @@ impl Security {
                 return None;
             }
             let name = if claims.name.is_empty() { claims.id.clone() } else { claims.name.clone() };
-            let identity = Identity { name: format!("view:{name}"), scope: claims.scope.clone(), via: Via::View };
+            let identity =
+                Identity { name: format!("view:{name}"), scope: claims.scope.clone(), via: Via::View };
             let session = Session {
                 sub: identity.name.clone(),
                 origin: Origin::View { id: claims.id },
@@ -260,14 +263,22 @@ impl Security {
                 let user = oidc.verify(token).await?;
                 let scope = self.group_scope(&user.groups);
                 let identity = Identity { name: user.user, scope: scope.clone(), via: Via::Oidc };
-                let session =
-                    Session { sub: identity.name.clone(), origin: Origin::Oidc, scope, exp: user.exp.min(now + ttl) };
+                let session = Session {
+                    sub: identity.name.clone(),
+                    origin: Origin::Oidc,
+                    scope,
+                    exp: user.exp.min(now + ttl),
+                };
                 return Some((identity, session));
             }
         }
         let tokens = self.tokens.as_ref()?.get();
         let entry = tokens.find(token)?;
-        let identity = Identity { name: format!("token:{}", entry.name), scope: self.token_scope(entry), via: Via::Token };
+        let identity = Identity {
+            name: format!("token:{}", entry.name),
+            scope: self.token_scope(entry),
+            via: Via::Token,
+        };
         let session = Session {
             sub: identity.name.clone(),
             origin: Origin::Token { fingerprint: entry.fingerprint.clone() },

@@ -50,8 +50,11 @@ impl Demo {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("site/pkg")).unwrap();
         std::fs::write(dir.join("site/pkg/gestalt-live.js"), "").unwrap();
-        std::fs::write(dir.join("tokens"), format!("{ADMIN} name=admin\n{OTHER} name=other namespaces={OTHER_NS}\n"))
-            .unwrap();
+        std::fs::write(
+            dir.join("tokens"),
+            format!("{ADMIN} name=admin\n{OTHER} name=other namespaces={OTHER_NS}\n"),
+        )
+        .unwrap();
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_gestalt-live"))
@@ -95,7 +98,8 @@ impl Demo {
     }
 
     async fn socket(&self, format: &str, token: &str) -> Socket {
-        let mut request = format!("ws://{}/api/v1/live?format={format}", self.addr).into_client_request().unwrap();
+        let mut request =
+            format!("ws://{}/api/v1/live?format={format}", self.addr).into_client_request().unwrap();
         request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
         tokio_tungstenite::connect_async(request).await.expect("WebSocket handshake").0
     }
@@ -164,7 +168,10 @@ async fn plant(client: &Client) {
         "data": { "database-url": "postgres://user:GLPLANT-CONFIGMAP-DATA-1f9e@db/app" }
     }))
     .unwrap();
-    Api::<ConfigMap>::namespaced(client.clone(), NS).create(&PostParams::default(), &config_map).await.unwrap();
+    Api::<ConfigMap>::namespaced(client.clone(), NS)
+        .create(&PostParams::default(), &config_map)
+        .await
+        .unwrap();
     let secret: Secret = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Secret",
         "metadata": { "name": "planted-secret", "namespace": NS },
@@ -174,7 +181,10 @@ async fn plant(client: &Client) {
     }))
     .unwrap();
     Api::<Secret>::namespaced(client.clone(), NS).create(&PostParams::default(), &secret).await.unwrap();
-    Api::<Pod>::namespaced(client.clone(), NS).create(&PostParams::default(), &pod("planted-pod", "GLPLANT-ENV-VALUE-93e1c7")).await.unwrap();
+    Api::<Pod>::namespaced(client.clone(), NS)
+        .create(&PostParams::default(), &pod("planted-pod", "GLPLANT-ENV-VALUE-93e1c7"))
+        .await
+        .unwrap();
 }
 
 fn pod(name: &str, env: &str) -> Pod {
@@ -200,7 +210,8 @@ fn pod(name: &str, env: &str) -> Pod {
 async fn collect(socket: &mut Socket, copy: &mut Topology, done: impl Fn(&Topology) -> bool) -> Vec<u8> {
     let mut raw = Vec::new();
     while !done(copy) {
-        let message = tokio::time::timeout(TIMEOUT, socket.next()).await.expect("a message").unwrap().unwrap();
+        let message =
+            tokio::time::timeout(TIMEOUT, socket.next()).await.expect("a message").unwrap().unwrap();
         let decoded = match message {
             Message::Binary(bytes) => {
                 raw.extend_from_slice(&bytes);
@@ -240,13 +251,16 @@ async fn hello(socket: &mut Socket, json: bool) {
 async fn no_planted_secret_reaches_any_client_and_a_foreign_viewer_sees_not_even_the_names() {
     let demo = Demo::start();
     within("the demo to listen", || async {
-        (tokio::net::TcpStream::connect(demo.addr).await.is_ok() && demo.dir.join("kubeconfig").exists()).then_some(())
+        (tokio::net::TcpStream::connect(demo.addr).await.is_ok() && demo.dir.join("kubeconfig").exists())
+            .then_some(())
     })
     .await;
     let client = demo.kube().await;
     plant(&client).await;
     let planted_in = |copy: &Topology| {
-        has(copy, Kind::Pod, "planted-pod") && has(copy, Kind::ConfigMap, "planted-config") && has(copy, Kind::Secret, "planted-secret")
+        has(copy, Kind::Pod, "planted-pod")
+            && has(copy, Kind::ConfigMap, "planted-config")
+            && has(copy, Kind::Secret, "planted-secret")
     };
 
     // The socket, both formats: the snapshot with the planted objects, then a diff with a new planted pod.
@@ -256,7 +270,8 @@ async fn no_planted_secret_reaches_any_client_and_a_foreign_viewer_sees_not_even
     hello(&mut binary, false).await;
     hello(&mut text, true).await;
     hello(&mut foreign, false).await;
-    let (mut copy_binary, mut copy_text, mut copy_foreign) = (Topology::new(), Topology::new(), Topology::new());
+    let (mut copy_binary, mut copy_text, mut copy_foreign) =
+        (Topology::new(), Topology::new(), Topology::new());
     let mut seen_binary = collect(&mut binary, &mut copy_binary, planted_in).await;
     let mut seen_text = collect(&mut text, &mut copy_text, planted_in).await;
     let mut seen_foreign = collect(&mut foreign, &mut copy_foreign, |t| t.len() > 0).await;

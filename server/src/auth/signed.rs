@@ -226,7 +226,11 @@ pub struct Session {
 
 /// The value of cookie `name` in one `Cookie` header value (`a=1; b=2`).
 pub fn cookie_value<'h>(header: &'h str, name: &str) -> Option<&'h str> {
-    header.split(';').filter_map(|pair| pair.trim().split_once('=')).find(|(key, _)| *key == name).map(|(_, v)| v)
+    header
+        .split(';')
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, v)| v)
 }
 
 /// Seconds since the Unix epoch.

@@ -34,8 +34,10 @@ impl Peer {
 }
 
 fn is_public(path: &str) -> bool {
-    matches!(path, "/healthz" | "/readyz" | "/gestalt/login" | "/gestalt/logout" | "/favicon.svg" | "/favicon.ico")
-        || path.starts_with("/pkg/")
+    matches!(
+        path,
+        "/healthz" | "/readyz" | "/gestalt/login" | "/gestalt/logout" | "/favicon.svg" | "/favicon.ico"
+    ) || path.starts_with("/pkg/")
 }
 
 /// Security headers on every response (outermost layer, so errors and static files get them too).
@@ -50,10 +52,10 @@ pub async fn headers(Extract(security): Extract<Arc<Security>>, request: Request
         None => "'self' 'wasm-unsafe-eval'".to_owned(),
     };
     // 'self' covers same-origin WebSockets in CSP 3; the explicit ws/wss of this host covers older browsers.
-    let connect = host.as_deref().filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b))).map_or_else(
-        || "'self'".to_owned(),
-        |host| format!("'self' ws://{host} wss://{host}"),
-    );
+    let connect = host
+        .as_deref()
+        .filter(|h| h.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b)))
+        .map_or_else(|| "'self'".to_owned(), |host| format!("'self' ws://{host} wss://{host}"));
     let csp = format!(
         "default-src 'self'; script-src {script}; style-src 'self'; img-src 'self' data:; connect-src {connect}; \
          object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {}",
@@ -119,7 +121,8 @@ pub async fn gate(Extract(state): Extract<State>, mut request: Request, next: Ne
 fn unauthorized(path: &str, uri: &axum::http::Uri) -> Response {
     if path.starts_with("/api") || path == "/metrics" {
         let body = serde_json::json!({ "status": 401, "message": "authentication required" });
-        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], axum::Json(body)).into_response();
+        return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], axum::Json(body))
+            .into_response();
     }
     let next = uri.path_and_query().map_or("/gestalt/live", |p| p.as_str());
     let location = format!("/gestalt/login?next={}", percent_encode(next));
@@ -137,10 +140,15 @@ async fn exchange(security: &Security, peer: Peer, uri: &axum::http::Uri, token:
     if !security.failed.allowed(peer.key()) {
         return too_many_attempts();
     }
-    let credential = if token.starts_with(VIEW_TOKEN_PREFIX) { security.credential(token).await } else { None };
+    let credential =
+        if token.starts_with(VIEW_TOKEN_PREFIX) { security.credential(token).await } else { None };
     let Some((identity, session)) = credential else {
         security.failed.failed(peer.key());
-        return login_page(StatusCode::UNAUTHORIZED, "/gestalt/live", Some("This link is invalid, expired or revoked."));
+        return login_page(
+            StatusCode::UNAUTHORIZED,
+            "/gestalt/live",
+            Some("This link is invalid, expired or revoked."),
+        );
     };
     let Some(cookie) = security.session_cookie(&session) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -243,18 +251,31 @@ pub async fn logout(Extract(state): Extract<State>, headers: HeaderMap) -> Respo
         return (StatusCode::FORBIDDEN, "cross-site logout refused").into_response();
     }
     let location = "/gestalt/login".to_owned();
-    (StatusCode::SEE_OTHER, [(header::LOCATION, location), (header::SET_COOKIE, state.security.clear_cookie())])
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location), (header::SET_COOKIE, state.security.clear_cookie())],
+    )
         .into_response()
 }
 
 /// Only a path on this site: `/x`, never `//evil.example` or `https://…` (no open redirect).
 fn safe_next(next: &str) -> String {
-    let ok = next.is_ascii() && next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && !next.chars().any(char::is_control);
-    if ok { next.to_owned() } else { "/gestalt/live".to_owned() }
+    let ok = next.is_ascii()
+        && next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(char::is_control);
+    if ok {
+        next.to_owned()
+    } else {
+        "/gestalt/live".to_owned()
+    }
 }
 
 fn login_page(status: StatusCode, next: &str, error: Option<&str>) -> Response {
-    let error = error.map(|e| format!("<p class=\"gl-login-error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
+    let error = error
+        .map(|e| format!("<p class=\"gl-login-error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
     let html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
          content=\"width=device-width, initial-scale=1\"><title>Sign in · {product}</title>\
@@ -271,20 +292,30 @@ fn login_page(status: StatusCode, next: &str, error: Option<&str>) -> Response {
 }
 
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn percent_encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
 }
 
 fn query_value(query: Option<&str>, name: &str) -> Option<String> {
-    query?.split('&').filter_map(|pair| pair.split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| percent_decode(v))
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| percent_decode(v))
 }
 
 fn percent_decode(text: &str) -> String {

@@ -431,7 +431,13 @@ mod scoped {
     use super::*;
     use crate::auth::Scope;
 
-    fn scoped_hello(owner: &Owner, format: Format, scope: &[&str], last_seq: Option<u64>, filters: Filters) -> Client {
+    fn scoped_hello(
+        owner: &Owner,
+        format: Format,
+        scope: &[&str],
+        last_seq: Option<u64>,
+        filters: Filters,
+    ) -> Client {
         let mut client = Client::connect_scoped(owner, format, 64, Scope::namespaces(scope.iter().copied()));
         client.send(&ClientMsg::hello(last_seq, filters));
         client
@@ -462,8 +468,14 @@ mod scoped {
             let diffs_b = b.follow(&mut copy_b, owner.topology.seq()).await;
             let text_a = format!("{diffs_a:?}");
             let text_b = format!("{diffs_b:?}");
-            assert!(text_a.contains("secret-a") && !text_a.contains("secret-b") && !text_a.contains("secret-c"), "{text_a}");
-            assert!(text_b.contains("secret-b") && !text_b.contains("secret-a") && !text_b.contains("secret-c"), "{text_b}");
+            assert!(
+                text_a.contains("secret-a") && !text_a.contains("secret-b") && !text_a.contains("secret-c"),
+                "{text_a}"
+            );
+            assert!(
+                text_b.contains("secret-b") && !text_b.contains("secret-a") && !text_b.contains("secret-c"),
+                "{text_b}"
+            );
             assert!(only(&copy_a, "a") && copy_a.len() == 5, "{copy_a:?}");
             assert!(only(&copy_b, "b") && copy_b.len() == 4);
         }
