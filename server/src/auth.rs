@@ -333,7 +333,7 @@ impl Security {
 
     /// The key the connection cap counts under: the identity, or for anonymous viewers their IP (none on
     /// loopback, where the one local user and the benchmarks open as many as they like).
-    pub fn connection_key(&self, identity: &Identity, peer: Option<IpAddr>) -> Option<String> {
+    pub fn connection_key(identity: &Identity, peer: Option<IpAddr>) -> Option<String> {
         match identity.via {
             Via::Anonymous => match peer.map(proxy::canonical) {
                 Some(ip) if ip.is_loopback() => None,

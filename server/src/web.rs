@@ -180,8 +180,15 @@ pub fn router(state: State) -> Router {
         .layer(middleware::from_fn_with_state(state.metrics.clone(), observe))
         .layer(middleware::from_fn_with_state(state.security.clone(), guard::headers))
         // A 503 from /readyz while the collector lists is expected, not an error worth a red log line;
-        // real failures are logged where they happen.
-        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
+        // real failures are logged where they happen. Spans name the path only: a view link's query holds its
+        // token, which must not reach the logs at any level.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::extract::Request| {
+                    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+                })
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .with_state(state)
 }
 
@@ -202,22 +209,21 @@ async fn live_socket(
             serde_json::json!({ "status": 403, "message": "this origin may not open the live socket" });
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
-    let permit = match state.security.connection_key(&identity, peer.0) {
-        None => None,
-        Some(key) => match state.security.connections.acquire(&key) {
-            Some(permit) => Some(permit),
-            None => {
-                tracing::info!(who = %identity.name, "live: refused a connection over the per-identity cap");
-                let message = format!(
-                    "at most {} live connections per identity: close another tab or display",
-                    state.security.connections.max()
-                );
-                let body = serde_json::json!({ "status": 429, "message": message });
-                return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
-            }
-        },
+    let permit = if let Some(key) = Security::connection_key(&identity, peer.0) {
+        let Some(permit) = state.security.connections.acquire(&key) else {
+            tracing::info!(who = %identity.name, "live: refused a connection over the per-identity cap");
+            let message = format!(
+                "at most {} live connections per identity: close another tab or display",
+                state.security.connections.max()
+            );
+            let body = serde_json::json!({ "status": 429, "message": message });
+            return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        };
+        Some(permit)
+    } else {
+        None
     };
-    live::socket::upgrade(state.hub, query, ws, identity.scope, permit)
+    live::socket::upgrade(state.hub, query.format, ws, identity.scope, permit)
 }
 
 /// Times every request under its route pattern (bounded label cardinality, unlike raw paths).
@@ -297,19 +303,30 @@ pub async fn serve(addr: SocketAddr, options: LeptosOptions, state: StateBuilder
     let local = listener.local_addr().map_err(WebError::Serve)?;
     tracing::info!("serving http://{local}/gestalt/live");
     let hub = state.hub.clone();
+    let signalled = hub.clone();
     // The peer address is what the proxy CIDRs and the login limiter check (never X-Forwarded-For).
-    axum::serve(
+    let served = axum::serve(
         listener,
         router(state.with_options(options)).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;
         // Live sockets never end on their own: tell them to close with "going away".
-        hub.shut_down();
+        signalled.shut_down();
     })
     .await
-    .map_err(WebError::Serve)
+    .map_err(WebError::Serve);
+    // Upgraded sockets are not connections the graceful shutdown waits for: give their sessions a moment to
+    // send "going away", or the process exits first and the clients see a reset (seen in tests/live_socket.rs).
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while hub.clients() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    served
 }
+
+/// How long live sessions get to close after the server stops accepting.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 async fn shutdown_signal() {
     let ctrl_c = async {

@@ -274,7 +274,7 @@ async fn no_planted_secret_reaches_any_client_and_a_foreign_viewer_sees_not_even
         (Topology::new(), Topology::new(), Topology::new());
     let mut seen_binary = collect(&mut binary, &mut copy_binary, planted_in).await;
     let mut seen_text = collect(&mut text, &mut copy_text, planted_in).await;
-    let mut seen_foreign = collect(&mut foreign, &mut copy_foreign, |t| t.len() > 0).await;
+    let mut seen_foreign = collect(&mut foreign, &mut copy_foreign, |t| !t.is_empty()).await;
     Api::<Pod>::namespaced(client.clone(), NS)
         .create(&PostParams::default(), &pod("planted-diff", "GLPLANT-DIFF-ENV-4e6a99"))
         .await

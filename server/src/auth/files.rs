@@ -78,7 +78,7 @@ impl TokenFile {
                         .collect::<Vec<_>>()
                 };
                 match word.split_once('=') {
-                    Some(("name", value)) if !value.is_empty() => entry.name = value.to_owned(),
+                    Some(("name", value)) if !value.is_empty() => value.clone_into(&mut entry.name),
                     Some(("namespaces", value)) => entry.namespaces = Some(Scope::namespaces(list(value))),
                     Some(("groups", value)) => entry.groups = list(value),
                     _ => {

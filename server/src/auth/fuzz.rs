@@ -42,9 +42,8 @@ proptest! {
         let mutated = String::from_utf8_lossy(&bytes).into_owned();
         // Base64 has several encodings of the last character's unused bits: a mutation there can decode to the
         // same bytes, and then it is the same token.
-        match key.verify_view_token(&mutated, 0) {
-            Ok(decoded) => prop_assert_eq!(decoded, claims),
-            Err(_) => {}
+        if let Ok(decoded) = key.verify_view_token(&mutated, 0) {
+            prop_assert_eq!(decoded, claims);
         }
     }
 

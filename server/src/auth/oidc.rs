@@ -119,12 +119,11 @@ impl Oidc {
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
             return None;
         }
-        let key = match self.key(header.kid.as_deref(), header.alg).await {
-            Some(key) => key,
-            None => {
-                self.refetch().await;
-                self.key(header.kid.as_deref(), header.alg).await?
-            }
+        let key = if let Some(key) = self.key(header.kid.as_deref(), header.alg).await {
+            key
+        } else {
+            self.refetch().await;
+            self.key(header.kid.as_deref(), header.alg).await?
         };
         let mut validation = Validation::new(header.alg);
         validation.leeway = LEEWAY_SECONDS;

@@ -268,6 +268,7 @@ impl Revocations {
     }
 }
 
+#[allow(clippy::unnecessary_wraps)] // The signature of a `Reloading` parser.
 fn parse_revocations(text: &str) -> Result<std::collections::BTreeSet<String>, String> {
     Ok(text
         .lines()

@@ -3,6 +3,7 @@
 //! Safe by default: without any auth mode the server listens only on loopback; a non-loopback `--listen`
 //! needs an auth mode or an explicit `--allow-anonymous` (which logs a warning).
 
+use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -309,7 +310,10 @@ pub fn run_token(command: &TokenCommand) -> Result<String, SecurityError> {
                 scope.kinds = Some(create.kinds.iter().copied().collect());
             }
             let iat = signed::now();
-            let id: String = signed::random_bytes::<8>()?.iter().map(|b| format!("{b:02x}")).collect();
+            let id = signed::random_bytes::<8>()?.iter().fold(String::new(), |mut id, byte| {
+                let _ = write!(id, "{byte:02x}");
+                id
+            });
             let claims = ViewClaims {
                 id: id.clone(),
                 name: create.name.clone(),
@@ -352,12 +356,13 @@ pub fn run_token(command: &TokenCommand) -> Result<String, SecurityError> {
                     .namespaces
                     .map_or_else(|| "*".to_owned(), |n| n.into_iter().collect::<Vec<_>>().join(","));
                 let left = issued.exp.saturating_sub(now);
-                out.push_str(&format!(
-                    "{:<17} {:<15} {state:<8} {:>9}h  {namespaces}\n",
+                let _ = writeln!(
+                    out,
+                    "{:<17} {:<15} {state:<8} {:>9}h  {namespaces}",
                     issued.id,
                     issued.name,
                     left / 3600
-                ));
+                );
             }
             Ok(out)
         }

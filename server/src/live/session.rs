@@ -119,7 +119,7 @@ where
         Ok(None | Some(Incoming::Close)) => return Ended::ClientClosed,
         Ok(Some(message)) => match session.decode(message) {
             Ok(Some(ClientMsg::Hello { protocol, last_seq, filters })) => {
-                if let Err(ended) = session.accept_hello(protocol, filters) {
+                if let Err(ended) = session.accept_hello(protocol, &filters) {
                     return session.finish(ended).await;
                 }
                 last_seq
@@ -172,7 +172,7 @@ impl<Tx> Session<'_, Tx>
 where
     Tx: Sink<Outgoing> + Unpin,
 {
-    fn accept_hello(&mut self, protocol: u16, filters: Filters) -> Result<(), Ended> {
+    fn accept_hello(&mut self, protocol: u16, filters: &Filters) -> Result<(), Ended> {
         if protocol != PROTOCOL_VERSION {
             let reason = format!("protocol {protocol} is not {PROTOCOL_VERSION}: reload the page");
             return Err(Ended::Dropped(DropReason::Protocol, reason));
@@ -181,7 +181,7 @@ where
             let reason = format!("at most {MAX_FILTER_NAMESPACES} namespaces per filter");
             return Err(Ended::Dropped(DropReason::Protocol, reason));
         }
-        self.filters = self.scope.restrict(&filters);
+        self.filters = self.scope.restrict(filters);
         Ok(())
     }
 
@@ -264,7 +264,7 @@ where
             }
             Some(ClientMsg::Hello { protocol, filters, .. }) => {
                 // New filters: what the client holds no longer matches them.
-                self.accept_hello(protocol, filters)?;
+                self.accept_hello(protocol, &filters)?;
                 self.snapshot().await
             }
         }

@@ -22,7 +22,7 @@ pub struct LiveQuery {
 /// connection against its identity's cap until the session ends.
 pub fn upgrade(
     hub: Hub,
-    query: LiveQuery,
+    format: Format,
     ws: WebSocketUpgrade,
     scope: Scope,
     permit: Option<Permit>,
@@ -31,7 +31,7 @@ pub fn upgrade(
     ws.max_message_size(limit)
         .max_frame_size(limit)
         .on_failed_upgrade(|error| tracing::debug!(%error, "live: WebSocket upgrade failed"))
-        .on_upgrade(move |socket| serve(hub, query.format, scope, permit, socket))
+        .on_upgrade(move |socket| serve(hub, format, scope, permit, socket))
 }
 
 async fn serve(hub: Hub, format: Format, scope: Scope, permit: Option<Permit>, socket: WebSocket) {

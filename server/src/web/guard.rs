@@ -92,7 +92,8 @@ pub async fn gate(Extract(state): Extract<State>, mut request: Request, next: Ne
     if is_public(&path) {
         return next.run(request).await;
     }
-    if security.enabled && request.method() == Method::GET {
+    let page = !path.starts_with("/api") && path != "/metrics";
+    if security.enabled && page && request.method() == Method::GET {
         if let Some(token) = query_value(request.uri().query(), "token") {
             let uri = request.uri().clone();
             return exchange(&security, peer, &uri, &token).await;
