@@ -15,7 +15,11 @@ command -v cargo-fuzz >/dev/null 2>&1 || { echo "fuzz-smoke: cargo-fuzz missing:
 cd "$root/fuzz"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-for target in $(cargo fuzz list); do
+# A separate assignment, so a failing `cargo fuzz list` stops the script (a `for` over it would just run no
+# target and report success).
+targets=$(cargo fuzz list)
+[ -n "$targets" ] || { echo "fuzz-smoke: no fuzz targets in fuzz/" >&2; exit 1; }
+for target in $targets; do
   echo "fuzz-smoke: $target for ${seconds}s" >&2
   # -timeout: one input taking over 5 s is a hang, and a failure. cargo fuzz exits non-zero on a crash, a hang
   # or a build failure; the failing input is kept in fuzz/artifacts/<target>/.
