@@ -31,8 +31,8 @@ pub enum SignedError {
     /// The key file is too short to be a key.
     #[error("the signing key {0} holds fewer than 32 bytes")]
     ShortKey(PathBuf),
-    /// The key file is readable by others.
-    #[error("the signing key {0} is readable by group or others: chmod 600 it")]
+    /// The key file is readable by others or writable by its group.
+    #[error("the signing key {0} is readable by others or writable by its group: chmod 600 it")]
     OpenKey(PathBuf),
     /// A new key file cannot be written.
     #[error("cannot write a new signing key to {0}")]
@@ -304,7 +304,9 @@ fn check_private(path: &Path) -> Result<(), SignedError> {
             .map_err(|e| SignedError::ReadKey(path.to_owned(), e))?
             .permissions()
             .mode();
-        if mode & 0o077 != 0 {
+        // Others may not read it, nor the group write it. Group *read* is allowed: Kubernetes mounts Secrets
+        // group-readable for the pod's fsGroup (mode 0440), and that group is the pod's own.
+        if mode & 0o027 != 0 {
             return Err(SignedError::OpenKey(path.to_owned()));
         }
     }
@@ -385,6 +387,9 @@ mod tests {
         SigningKey::load_or_create(&path).unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(matches!(SigningKey::load_or_create(&path), Err(SignedError::OpenKey(_))));
+        // A Kubernetes Secret mounted for the pod's fsGroup.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o440)).unwrap();
+        assert!(SigningKey::load_or_create(&path).is_ok());
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }
 
