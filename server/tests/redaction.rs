@@ -65,6 +65,8 @@ impl Demo {
             .arg("--auth-token-file")
             .arg(dir.join("tokens"))
             .env("GESTALT_LOG", "info")
+            // A still cluster: churn could delete or replace the planted pod while the test waits for it.
+            .env("GESTALT_CHURN", "0")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("demo.log")).unwrap())
             .spawn()
