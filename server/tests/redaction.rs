@@ -302,6 +302,7 @@ async fn no_planted_secret_reaches_any_client_and_a_foreign_viewer_sees_not_even
         "/api/v1/topology?format=json".to_owned(),
         format!("/api/v1/topology?namespace={NS}"),
         "/api/v1/health".to_owned(),
+        "/api/v1/events".to_owned(),
         "/metrics".to_owned(),
     ];
     for entity in copy_binary.entities().filter(|e| e.id.namespace() == NS) {
@@ -316,8 +317,15 @@ async fn no_planted_secret_reaches_any_client_and_a_foreign_viewer_sees_not_even
     }
     assert!(saw_names, "the scan looked at responses that do show the planted objects");
     // The foreign viewer over REST: the planted objects do not exist for it.
-    let (_, body) = demo.get("/api/v1/topology", OTHER).await;
-    assert!(!String::from_utf8_lossy(&body).contains("planted-"));
+    for path in ["/api/v1/topology", "/api/v1/events", "/api/v1/health"] {
+        let (status, body) = demo.get(path, OTHER).await;
+        let body = String::from_utf8_lossy(&body);
+        assert_eq!(status, 200, "{path}: {body}");
+        assert!(
+            !body.contains("planted-") && !body.contains(NS),
+            "{path} showed {NS} to a foreign viewer: {body}"
+        );
+    }
     let pod_id = copy_binary.entities().find(|e| e.id.name() == "planted-pod").unwrap().id.to_string();
     assert_eq!(demo.get(&format!("/api/v1/entities/{pod_id}"), OTHER).await.0, 404);
     // Without a token: nothing.
