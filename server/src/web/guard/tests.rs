@@ -68,10 +68,15 @@ impl Fixture {
     }
 
     fn router(&self, security: Security) -> Router {
+        self.router_with_events(security, crate::collector::events::EventLog::new(0))
+    }
+
+    fn router_with_events(&self, security: Security, events: crate::collector::events::EventLog) -> Router {
         let (_, watchers) = watch::channel(BTreeMap::new());
         let ready = watch::channel(true).1;
         router(
             State::live(self.owner.hub.clone(), ready, watchers, Metrics::shared())
+                .with_events(events)
                 .secured(security)
                 .with_options(options()),
         )
@@ -245,6 +250,40 @@ async fn a_scoped_identity_sees_only_its_namespaces_in_every_rest_endpoint_and_t
     // The metrics describe the whole cluster: not for a scoped identity.
     assert_eq!(send(&router, get("/metrics", Some(TEAM))).await.0, StatusCode::FORBIDDEN);
     assert_eq!(send(&router, get("/metrics", Some(ADMIN))).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn events_are_served_within_the_scope_whatever_the_query_asks() {
+    let f = fixture("events");
+    let events = crate::collector::events::EventLog::new(16);
+    let record =
+        |namespace: &str, involved: Option<topology::EntityId>, reason: &str| topology::EventRecord {
+            namespace: namespace.into(),
+            involved,
+            reason: reason.into(),
+            message: format!("{reason} happened"),
+            kind: topology::event::EventType::Normal,
+            count: 1,
+            first_seen: 1,
+            last_seen: 1,
+        };
+    let own = topology::EntityId::new("c", Kind::Pod, NS, "own-pod");
+    let other = topology::EntityId::new("c", Kind::Pod, "kgents-gateway", "other-pod");
+    let node = topology::EntityId::new("c", Kind::Node, "", "worker-1");
+    events.upsert("1".into(), record(NS, Some(own), "OwnReason"));
+    events.upsert("2".into(), record("kgents-gateway", Some(other), "ForeignReason"));
+    events.upsert("3".into(), record(NS, Some(node), "NodeReason"));
+    let router = f.router_with_events(f.security(), events);
+    let (status, _, body) = send(&router, get("/api/v1/events", Some(TEAM))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("OwnReason") && !body.contains("ForeignReason") && !body.contains("NodeReason"),
+        "{body}"
+    );
+    let (_, _, asked) = send(&router, get("/api/v1/events?namespace=kgents-gateway", Some(TEAM))).await;
+    assert_eq!(asked, "[]");
+    let (_, _, all) = send(&router, get("/api/v1/events", Some(ADMIN))).await;
+    assert!(all.contains("ForeignReason") && all.contains("NodeReason"), "{all}");
 }
 
 #[tokio::test]
