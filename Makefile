@@ -15,7 +15,7 @@ LISTEN     ?= $(or $(GESTALT_LISTEN),127.0.0.1:3000)
 # The kustomize overlay `make deploy-render` prints (deploy/overlays/<name>).
 OVERLAY    ?= dev
 
-.PHONY: help setup setup-test build run test fmt-check clippy unit wasm-fallback control-plane end2end deploy-test \
+.PHONY: help setup setup-test build run test fmt-check clippy unit fuzz-smoke wasm-fallback control-plane end2end deploy-test \
 	deploy-render deploy-dev bench clean
 
 help: ## Show the targets
@@ -33,7 +33,7 @@ build: setup ## Release build: target/release/gestalt-live and its site, target/
 run: build ## Build and serve the demo at http://127.0.0.1:3000/gestalt/live (LISTEN=addr:port)
 	$(ENV) $(BIN) demo --listen $(LISTEN) --site-root $(SITE)
 
-test: setup-test fmt-check clippy control-plane unit wasm-fallback end2end deploy-test ## Every check and test
+test: setup-test fmt-check clippy control-plane unit fuzz-smoke wasm-fallback end2end deploy-test ## Every check and test
 	@echo "make test: all checks passed"
 
 fmt-check:
@@ -49,6 +49,9 @@ clippy:
 # Includes the collector's integration tests against the real control plane (server/tests/collector_real.rs).
 unit:
 	$(ENV) cargo test --locked --workspace --exclude frontend
+
+fuzz-smoke: setup-test ## cargo-fuzz targets in fuzz/, FUZZ_SECONDS (default 25) each: the socket's client messages, auth parsing
+	scripts/fuzz-smoke.sh
 
 control-plane: setup ## Smoke-test the real kube-apiserver/controller-manager/scheduler harness (builds it once)
 	scripts/test-control-plane.sh

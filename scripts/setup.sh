@@ -22,6 +22,8 @@ export PATH="$tools/bin:$HOME/.cargo/bin:$PATH"
 # `--locked` on stable 1.95 and does everything we use.
 CARGO_LEPTOS_VERSION=0.3.10
 BINARYEN_VERSION=132.0.0
+# cargo-fuzz runs on stable with RUSTC_BOOTSTRAP=1 and --sanitizer none (scripts/fuzz-smoke.sh).
+CARGO_FUZZ_VERSION=0.13.2
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -114,6 +116,13 @@ if [ "$purpose" = test ]; then
   command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ] || apt_install chromium
   # kubectl drives the control-plane and simulated-cluster tests; Debian's own is 1.20, like the control plane.
   command -v kubectl >/dev/null 2>&1 || apt_install kubernetes-client
+  # The fuzz smoke run (scripts/fuzz-smoke.sh): cargo-fuzz, and a C++ compiler for libFuzzer.
+  command -v c++ >/dev/null 2>&1 || apt_install g++
+  if ! "$tools/bin/cargo-fuzz" --version 2>/dev/null | grep -q " $CARGO_FUZZ_VERSION"; then
+    say "cargo install cargo-fuzz $CARGO_FUZZ_VERSION"
+    cargo install -q --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" --root "$tools" --force \
+      || die "cargo install cargo-fuzz $CARGO_FUZZ_VERSION failed"
+  fi
   # The Debian fallback is tested on every run where apt exists (scripts/test-wasm-fallback.sh).
   if command -v apt-get >/dev/null 2>&1; then ensure_debian_wasm; fi
   if [ ! -d "$root/end2end/node_modules/playwright-core" ] \

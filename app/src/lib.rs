@@ -17,8 +17,21 @@ pub use link::Connection;
 /// The product name, used in titles and headers.
 pub const PRODUCT: &str = "Gestalt Live";
 
-/// The HTML document around the app, rendered by the server.
+/// The response header the shell hands its CSP nonce to the server in (the server builds the
+/// `Content-Security-Policy` from it and removes it).
+pub const NONCE_HEADER: &str = "x-gestalt-csp-nonce";
+
+/// The HTML document around the app, rendered by the server. The hydration scripts are inline, so they carry a
+/// per-response nonce that the server's Content-Security-Policy allows.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(response)) =
+        (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>())
+    {
+        if let Ok(value) = http::HeaderValue::from_str(&nonce) {
+            response.insert_header(http::HeaderName::from_static(NONCE_HEADER), value);
+        }
+    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

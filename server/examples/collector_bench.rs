@@ -25,8 +25,11 @@ mod simulated;
 // submodules resolve to `src/collector/*.rs` as they do in the binary.
 #[path = "../src"]
 mod server_src {
+    // `cli` names the security settings, which name `auth`.
+    pub mod auth;
     pub mod collector;
 }
+use server_src::auth;
 use server_src::collector;
 
 use std::error::Error;

@@ -10,11 +10,12 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use topology::protocol::Filters;
 use topology::{Entity, EntityId, HealthLevel, Kind, Relation, Topology};
 
+use crate::auth::Identity;
 use crate::collector::events::EVENT_CAPACITY;
 use crate::web::State as AppState;
 
@@ -93,12 +94,13 @@ fn ready_topology(state: &AppState) -> Result<Arc<Topology>, ApiError> {
     }
 }
 
-/// `GET /api/v1/topology`: the snapshot, filtered by the query.
+/// `GET /api/v1/topology`: the snapshot, filtered by the query within the caller's scope.
 pub async fn topology(
     State(state): State<AppState>,
+    Extension(identity): Extension<Identity>,
     query: Result<Query<FilterQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let filters = query?.filters()?;
+    let filters = identity.scope.restrict(&query?.filters()?);
     let topology = ready_topology(&state)?;
     if filters.is_empty() {
         return Ok(Json(topology).into_response());
@@ -135,6 +137,7 @@ pub struct EventsQuery {
 /// empty list while the events are listed is the truth).
 pub async fn events(
     State(state): State<AppState>,
+    Extension(identity): Extension<Identity>,
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Json<Vec<topology::EventRecord>>, ApiError> {
     let Query(query) = query?;
@@ -150,25 +153,36 @@ pub async fn events(
         None => None,
     };
     let limit = query.limit.unwrap_or(EVENT_CAPACITY).min(EVENT_CAPACITY);
+    // Within the caller's scope, whatever the query asks.
+    let scope = &identity.scope;
     Ok(Json(state.events().recent(limit, |r| {
         (namespaces.is_empty() || namespaces.contains(&r.namespace.as_str()))
             && entity.as_ref().is_none_or(|id| r.involved.as_ref() == Some(id))
+            && scope.admits_event(&r.namespace, r.involved.as_ref())
     })))
 }
 
 /// `GET /api/v1/entities/{id}`: `id` is the entity id `cluster/kind/namespace/name` (the namespace is empty
-/// for cluster-scoped kinds), as a path or percent-encoded.
+/// for cluster-scoped kinds), as a path or percent-encoded. An entity outside the caller's scope is a 404 like
+/// one that does not exist (a 403 would confirm it exists), and only relations whose both ends are in scope
+/// are listed (a pod's edge to its node would name the node).
 pub async fn entity(
     State(state): State<AppState>,
+    Extension(identity): Extension<Identity>,
     Path(id): Path<String>,
 ) -> Result<Json<EntityView>, ApiError> {
     let id: EntityId = id.parse().map_err(|e: topology::id::IdError| {
         ApiError::BadRequest(format!("{e}: expected cluster/kind/namespace/name"))
     })?;
     let topology = ready_topology(&state)?;
-    let entity = topology.get(&id).cloned().ok_or_else(|| ApiError::NotFound(format!("no entity {id}")))?;
-    let outgoing = topology.relations_from(&id).cloned().collect();
-    let incoming = topology.relations().filter(|r| r.to == id).cloned().collect();
+    let scope = &identity.scope;
+    let entity = topology
+        .get(&id)
+        .filter(|_| scope.admits(&id))
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("no entity {id}")))?;
+    let outgoing = topology.relations_from(&id).filter(|r| scope.admits(&r.to)).cloned().collect();
+    let incoming = topology.relations().filter(|r| r.to == id && scope.admits(&r.from)).cloned().collect();
     Ok(Json(EntityView { entity, outgoing, incoming }))
 }
 
@@ -213,12 +227,14 @@ impl HealthView {
     }
 }
 
-/// `GET /api/v1/health`: overall percentage and grade, counts by health and by kind (filters apply).
+/// `GET /api/v1/health`: overall percentage and grade, counts by health and by kind (filters and the caller's
+/// scope apply).
 pub async fn health(
     State(state): State<AppState>,
+    Extension(identity): Extension<Identity>,
     query: Result<Query<FilterQuery>, QueryRejection>,
 ) -> Result<Json<HealthView>, ApiError> {
-    let filters = query?.filters()?;
+    let filters = identity.scope.restrict(&query?.filters()?);
     let topology = ready_topology(&state)?;
     let view = if filters.is_empty() {
         HealthView::of(&topology, true)

@@ -41,6 +41,9 @@ pub enum Command {
     /// WRITES to a cluster: registers simulated nodes and acts as their kubelet, and creates a scenario's
     /// workloads, so a bare control plane (no real nodes) becomes a live cluster. For test clusters only.
     Simulate(SimulateArgs),
+    /// Create, list and revoke view tokens (read-only, expiring links for wall displays).
+    #[command(subcommand)]
+    Token(TokenCommand),
 }
 
 /// Flags of `gestalt-live serve`.
@@ -115,6 +118,9 @@ pub struct WebArgs {
     /// directory, then `../site` next to the executable (where `cargo leptos build` puts it).
     #[arg(long, env = "GESTALT_SITE_ROOT")]
     pub site_root: Option<PathBuf>,
+    /// Who may see what (the same flags for `serve` and `demo`).
+    #[command(flatten)]
+    pub security: SecurityArgs,
 }
 
 /// Flags of `gestalt-live simulate`.
@@ -146,3 +152,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value = "gestalt-sim-")]
     pub node_prefix: String,
 }
+// An explicit path, because `examples/collector_bench.rs` compiles this file by path too (see there).
+#[path = "cli/security.rs"]
+pub mod security;
+pub use security::{SecurityArgs, TokenCommand};

@@ -4,6 +4,7 @@
 //! non-zero exit; the work is in the modules.
 
 mod api;
+mod auth;
 mod cli;
 mod collector;
 mod live;
@@ -40,7 +41,10 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
         cli::Command::Demo(args) => demo(args).await?,
         cli::Command::Sim(args) => simulated::run(args).await?,
         cli::Command::Simulate(args) => simulate::run(args).await?,
+        cli::Command::Token(command) => println!("{}", cli::security::run_token(&command)?.trim_end()),
         cli::Command::Serve(args) => {
+            // Checked before anything connects: a refused --listen fails fast.
+            let security = args.web.security.build(args.web.listen).await?;
             let options = site::leptos_options(&args.web)?;
             let settings = collector::Settings {
                 auth: args.auth,
@@ -50,7 +54,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 },
             };
             let outputs = collector::start(&settings).await?;
-            web::serve(args.web.listen, options, live_state(outputs)).await?;
+            web::serve(args.web.listen, options, live_state(outputs).secured(security)).await?;
         }
     }
     Ok(())
@@ -62,6 +66,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
 /// (the very code path of `serve`), and the web server.
 async fn demo(args: cli::DemoArgs) -> anyhow::Result<()> {
     use anyhow::Context as _;
+    let security = args.web.security.build(args.web.listen).await?;
     let options = site::leptos_options(&args.web)?;
     let cluster_name = args.scenario.to_string().replace(':', "-");
     let simulated = sim::Sim::new(sim::SimConfig {
@@ -100,7 +105,7 @@ async fn demo(args: cli::DemoArgs) -> anyhow::Result<()> {
         selection: collector::watch::Selection::default(),
     };
     let outputs = collector::start(&settings).await?;
-    let served = web::serve(args.web.listen, options, live_state(outputs)).await;
+    let served = web::serve(args.web.listen, options, live_state(outputs).secured(security)).await;
     if args.write_kubeconfig.is_none() {
         // Our own temporary file; a kubeconfig the user asked for stays.
         let _ = std::fs::remove_file(&kubeconfig);

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use axum::Router;
+use axum::{Extension, Router};
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::sync::watch;
@@ -20,6 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::api::{self, ApiError};
+use crate::auth::{Identity, Security};
 use crate::collector::events::EventLog;
 use crate::collector::{FeedStatus, Source};
 use crate::live::{self, Hub};
@@ -27,6 +28,10 @@ use crate::metrics::{Metrics, WatcherLabels};
 
 /// Requests that take longer than this are answered 408 instead of hanging.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest request body (the login form is the only one the server reads; it is tiny).
+pub const MAX_REQUEST_BODY: usize = 64 << 10;
+
+pub mod guard;
 
 /// Errors starting or running the web server.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +60,7 @@ pub struct State {
     watchers: watch::Receiver<BTreeMap<Source, FeedStatus>>,
     metrics: Arc<Metrics>,
     events: EventLog,
+    security: Arc<Security>,
 }
 
 impl FromRef<State> for LeptosOptions {
@@ -76,6 +82,7 @@ pub struct StateBuilder {
     watchers: watch::Receiver<BTreeMap<Source, FeedStatus>>,
     metrics: Arc<Metrics>,
     events: EventLog,
+    security: Arc<Security>,
 }
 
 impl State {
@@ -87,7 +94,14 @@ impl State {
         watchers: watch::Receiver<BTreeMap<Source, FeedStatus>>,
         metrics: Arc<Metrics>,
     ) -> StateBuilder {
-        StateBuilder { hub, ready, watchers, metrics, events: EventLog::new(0) }
+        StateBuilder {
+            hub,
+            ready,
+            watchers,
+            metrics,
+            events: EventLog::new(0),
+            security: Arc::new(Security::anonymous()),
+        }
     }
 
     /// The hub.
@@ -114,6 +128,13 @@ impl StateBuilder {
         self
     }
 
+    /// Enforces these security settings (the default is [`Security::anonymous`]).
+    #[must_use]
+    pub fn secured(mut self, security: Security) -> StateBuilder {
+        self.security = Arc::new(security);
+        self
+    }
+
     fn with_options(self, leptos: LeptosOptions) -> State {
         State {
             leptos,
@@ -122,6 +143,7 @@ impl StateBuilder {
             watchers: self.watchers,
             metrics: self.metrics,
             events: self.events,
+            security: self.security,
         }
     }
 }
@@ -143,26 +165,65 @@ pub fn router(state: State) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/v1/live", get(live_socket))
+        .route("/gestalt/login", get(guard::login_form).post(guard::login))
+        .route("/gestalt/logout", axum::routing::post(guard::logout))
         .merge(rest)
         .leptos_routes(&state, routes, {
             let options = state.leptos.clone();
             move || app::shell(options.clone())
         })
         .fallback(leptos_axum::file_and_error_handler::<State, _>(app::shell))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::gate))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), observe))
+        .layer(middleware::from_fn_with_state(state.security.clone(), guard::headers))
         // A 503 from /readyz while the collector lists is expected, not an error worth a red log line;
-        // real failures are logged where they happen.
-        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
+        // real failures are logged where they happen. Spans name the path only: a view link's query holds its
+        // token, which must not reach the logs at any level.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::extract::Request| {
+                    tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+                })
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .with_state(state)
 }
 
+/// The live socket: the gate has authenticated the request; here, before upgrading, the `Origin` is checked (a
+/// page on another site must not borrow the viewer's cookie: cross-site WebSocket hijacking) and the identity's
+/// connection count.
 async fn live_socket(
     Extract(state): Extract<State>,
-    query: axum::extract::Query<live::socket::LiveQuery>,
+    Extension(identity): Extension<Identity>,
+    Extension(peer): Extension<guard::Peer>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<live::socket::LiveQuery>,
     ws: axum::extract::WebSocketUpgrade,
 ) -> Response {
-    live::socket::upgrade(Extract(state.hub), query, ws)
+    if !guard::same_origin(&headers, &state.security.allowed_origins) {
+        tracing::info!(who = %identity.name, "live: refused a socket from another origin");
+        let body =
+            serde_json::json!({ "status": 403, "message": "this origin may not open the live socket" });
+        return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
+    }
+    let permit = if let Some(key) = Security::connection_key(&identity, peer.0) {
+        let Some(permit) = state.security.connections.acquire(&key) else {
+            tracing::info!(who = %identity.name, "live: refused a connection over the per-identity cap");
+            let message = format!(
+                "at most {} live connections per identity: close another tab or display",
+                state.security.connections.max()
+            );
+            let body = serde_json::json!({ "status": 429, "message": message });
+            return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        };
+        Some(permit)
+    } else {
+        None
+    };
+    live::socket::upgrade(state.hub, query.format, ws, identity.scope, permit)
 }
 
 /// Times every request under its route pattern (bounded label cardinality, unlike raw paths).
@@ -182,7 +243,13 @@ async fn observe(
     response
 }
 
-async fn metrics(Extract(state): Extract<State>) -> Response {
+/// `/metrics` holds no per-namespace data (routes, watcher states, totals), but still describes the cluster's
+/// size: with auth on, only an identity that sees the whole cluster may read it.
+async fn metrics(Extract(state): Extract<State>, Extension(identity): Extension<Identity>) -> Response {
+    if state.security.enabled && !identity.scope.is_all() {
+        return (StatusCode::FORBIDDEN, "the metrics are for identities that see the whole cluster")
+            .into_response();
+    }
     state.hub.refresh_gauges();
     let mut counts: BTreeMap<&'static str, i64> =
         ["syncing", "ready", "forbidden", "missing", "error"].into_iter().map(|s| (s, 0)).collect();
@@ -236,15 +303,30 @@ pub async fn serve(addr: SocketAddr, options: LeptosOptions, state: StateBuilder
     let local = listener.local_addr().map_err(WebError::Serve)?;
     tracing::info!("serving http://{local}/gestalt/live");
     let hub = state.hub.clone();
-    axum::serve(listener, router(state.with_options(options)))
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Live sockets never end on their own: tell them to close with "going away".
-            hub.shut_down();
-        })
-        .await
-        .map_err(WebError::Serve)
+    let signalled = hub.clone();
+    // The peer address is what the proxy CIDRs and the login limiter check (never X-Forwarded-For).
+    let served = axum::serve(
+        listener,
+        router(state.with_options(options)).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Live sockets never end on their own: tell them to close with "going away".
+        signalled.shut_down();
+    })
+    .await
+    .map_err(WebError::Serve);
+    // Upgraded sockets are not connections the graceful shutdown waits for: give their sessions a moment to
+    // send "going away", or the process exits first and the clients see a reset (seen in tests/live_socket.rs).
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while hub.clients() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    served
 }
+
+/// How long live sessions get to close after the server stops accepting.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 
 async fn shutdown_signal() {
     let ctrl_c = async {

@@ -12,6 +12,7 @@ use topology::protocol::{ClientMsg, Filters, ServerMsg, Status, PROTOCOL_VERSION
 
 use super::hub::{Frame, Hub, Item, Link};
 use super::Format;
+use crate::auth::Scope;
 use crate::metrics::DropReason;
 
 /// What the server sends.
@@ -81,6 +82,9 @@ struct Session<'h, Tx> {
     hub: &'h Hub,
     format: Format,
     tx: Tx,
+    /// What this client may see at most.
+    scope: &'h Scope,
+    /// What it asked for, narrowed to its scope.
     filters: Filters,
     /// The sequence number the client's copy is at.
     client_seq: u64,
@@ -89,8 +93,9 @@ struct Session<'h, Tx> {
     last_heard: Instant,
 }
 
-/// Runs a session to its end. The caller logs the result; nothing here panics on client input.
-pub async fn run<Tx, Rx>(hub: &Hub, format: Format, tx: Tx, mut rx: Rx) -> Ended
+/// Runs a session to its end, sending only what `scope` admits (the client's filters can narrow it, never
+/// widen it). The caller logs the result; nothing here panics on client input.
+pub async fn run<Tx, Rx>(hub: &Hub, format: Format, scope: &Scope, tx: Tx, mut rx: Rx) -> Ended
 where
     Tx: Sink<Outgoing> + Unpin,
     Rx: Stream<Item = Incoming> + Unpin,
@@ -100,7 +105,8 @@ where
         hub,
         format,
         tx,
-        filters: Filters::default(),
+        scope,
+        filters: scope.restrict(&Filters::default()),
         client_seq: 0,
         hub_seq: 0,
         last_heard: Instant::now(),
@@ -113,7 +119,7 @@ where
         Ok(None | Some(Incoming::Close)) => return Ended::ClientClosed,
         Ok(Some(message)) => match session.decode(message) {
             Ok(Some(ClientMsg::Hello { protocol, last_seq, filters })) => {
-                if let Err(ended) = session.accept_hello(protocol, filters) {
+                if let Err(ended) = session.accept_hello(protocol, &filters) {
                     return session.finish(ended).await;
                 }
                 last_seq
@@ -166,7 +172,7 @@ impl<Tx> Session<'_, Tx>
 where
     Tx: Sink<Outgoing> + Unpin,
 {
-    fn accept_hello(&mut self, protocol: u16, filters: Filters) -> Result<(), Ended> {
+    fn accept_hello(&mut self, protocol: u16, filters: &Filters) -> Result<(), Ended> {
         if protocol != PROTOCOL_VERSION {
             let reason = format!("protocol {protocol} is not {PROTOCOL_VERSION}: reload the page");
             return Err(Ended::Dropped(DropReason::Protocol, reason));
@@ -175,7 +181,7 @@ where
             let reason = format!("at most {MAX_FILTER_NAMESPACES} namespaces per filter");
             return Err(Ended::Dropped(DropReason::Protocol, reason));
         }
-        self.filters = filters;
+        self.filters = self.scope.restrict(filters);
         Ok(())
     }
 
@@ -258,7 +264,7 @@ where
             }
             Some(ClientMsg::Hello { protocol, filters, .. }) => {
                 // New filters: what the client holds no longer matches them.
-                self.accept_hello(protocol, filters)?;
+                self.accept_hello(protocol, &filters)?;
                 self.snapshot().await
             }
         }

@@ -2,12 +2,13 @@
 
 use axum::body::Bytes;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 
 use super::session::{self, Ended, Incoming, Outgoing};
 use super::{Format, Hub};
+use crate::auth::limits::Permit;
+use crate::auth::Scope;
 
 /// The socket URL's query: `?format=json` for JSON text frames.
 #[derive(Debug, Default, serde::Deserialize)]
@@ -17,20 +18,28 @@ pub struct LiveQuery {
     pub format: Format,
 }
 
-/// Upgrades to a WebSocket and runs a session on it.
-pub fn upgrade(State(hub): State<Hub>, Query(query): Query<LiveQuery>, ws: WebSocketUpgrade) -> Response {
+/// Upgrades to a WebSocket and runs a session on it, showing only what `scope` admits. `permit` counts the
+/// connection against its identity's cap until the session ends.
+pub fn upgrade(
+    hub: Hub,
+    format: Format,
+    ws: WebSocketUpgrade,
+    scope: Scope,
+    permit: Option<Permit>,
+) -> Response {
     let limit = hub.config().max_client_message;
     ws.max_message_size(limit)
         .max_frame_size(limit)
         .on_failed_upgrade(|error| tracing::debug!(%error, "live: WebSocket upgrade failed"))
-        .on_upgrade(move |socket| serve(hub, query.format, socket))
+        .on_upgrade(move |socket| serve(hub, format, scope, permit, socket))
 }
 
-async fn serve(hub: Hub, format: Format, socket: WebSocket) {
+async fn serve(hub: Hub, format: Format, scope: Scope, permit: Option<Permit>, socket: WebSocket) {
     let (sink, stream) = socket.split();
     let tx = sink.with(|message: Outgoing| std::future::ready(Ok::<_, axum::Error>(outgoing(message))));
     let rx = stream.map(incoming);
-    let ended = session::run(&hub, format, Box::pin(tx), rx).await;
+    let ended = session::run(&hub, format, &scope, Box::pin(tx), rx).await;
+    drop(permit);
     match ended {
         Ended::ClientClosed | Ended::Shutdown => tracing::debug!(?ended, "live: session ended"),
         Ended::Dropped(reason, message) => tracing::info!(?reason, "live: closed a client: {message}"),

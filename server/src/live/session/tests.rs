@@ -51,10 +51,14 @@ struct Client {
 
 impl Client {
     fn connect(owner: &Owner, format: Format, buffer: usize) -> Client {
+        Client::connect_scoped(owner, format, buffer, Scope::all())
+    }
+
+    fn connect_scoped(owner: &Owner, format: Format, buffer: usize, scope: Scope) -> Client {
         let (tx, session_rx) = mpsc::channel(16);
         let (session_tx, rx) = mpsc::channel(buffer);
         let hub = owner.hub.clone();
-        let task = tokio::spawn(async move { run(&hub, format, session_tx, session_rx).await });
+        let task = tokio::spawn(async move { run(&hub, format, &scope, session_tx, session_rx).await });
         Client { tx, rx, task, format }
     }
 
@@ -418,4 +422,97 @@ async fn a_hub_that_lost_diffs_starts_over_and_every_client_resyncs() {
     assert_eq!(copy, owner.topology, "nothing lost: the unseen pod is there too");
     assert_eq!(snapshots, 1);
     assert_eq!(owner.hub.metrics().hub_resets.get(), 1);
+}
+
+mod scoped {
+    //! Two viewers scoped to different namespaces on one hub: each gets only its own namespace, in the snapshot,
+    //! the diffs, on resume and after new filters, and in both wire formats.
+
+    use super::*;
+    use crate::auth::Scope;
+
+    fn scoped_hello(
+        owner: &Owner,
+        format: Format,
+        scope: &[&str],
+        last_seq: Option<u64>,
+        filters: Filters,
+    ) -> Client {
+        let mut client = Client::connect_scoped(owner, format, 64, Scope::namespaces(scope.iter().copied()));
+        client.send(&ClientMsg::hello(last_seq, filters));
+        client
+    }
+
+    fn only(topology: &Topology, ns: &str) -> bool {
+        topology.entities().all(|e| e.id.namespace() == ns)
+    }
+
+    #[tokio::test]
+    async fn two_viewers_on_different_namespaces_see_only_their_own_snapshot_and_diffs() {
+        for format in [Format::Binary, Format::Json] {
+            let mut owner = Owner::new(start_topology(), quick());
+            let mut a = scoped_hello(&owner, format, &["a"], None, Filters::default());
+            let mut b = scoped_hello(&owner, format, &["b"], None, Filters::default());
+            let mut copy_a = a.snapshot().await;
+            let mut copy_b = b.snapshot().await;
+            assert_eq!((copy_a.len(), copy_b.len()), (3, 3));
+            assert!(only(&copy_a, "a") && only(&copy_b, "b"));
+            owner.upsert(pod("a", "secret-a"));
+            owner.upsert(with_label(pod("b", "p1"), "secret-b"));
+            owner.upsert(pod("c", "secret-c"));
+            owner.upsert(pod("a", "last"));
+            let seq_a = owner.topology.seq();
+            owner.upsert(pod("b", "last"));
+            // Each follows up to its own last change: frames with nothing for a client are not sent to it.
+            let diffs_a = a.follow(&mut copy_a, seq_a).await;
+            let diffs_b = b.follow(&mut copy_b, owner.topology.seq()).await;
+            let text_a = format!("{diffs_a:?}");
+            let text_b = format!("{diffs_b:?}");
+            assert!(
+                text_a.contains("secret-a") && !text_a.contains("secret-b") && !text_a.contains("secret-c"),
+                "{text_a}"
+            );
+            assert!(
+                text_b.contains("secret-b") && !text_b.contains("secret-a") && !text_b.contains("secret-c"),
+                "{text_b}"
+            );
+            assert!(only(&copy_a, "a") && copy_a.len() == 5, "{copy_a:?}");
+            assert!(only(&copy_b, "b") && copy_b.len() == 4);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_scoped_client_cannot_widen_its_view_with_filters_or_a_second_hello() {
+        let mut owner = Owner::new(start_topology(), quick());
+        let wider = Filters { namespaces: vec!["a".into(), "b".into()], kinds: vec![] };
+        let mut client = scoped_hello(&owner, Format::Binary, &["a"], None, wider.clone());
+        let copy = client.snapshot().await;
+        assert!(only(&copy, "a") && copy.len() == 3);
+        client.send(&ClientMsg::hello(None, Filters { namespaces: vec!["b".into()], kinds: vec![] }));
+        assert_eq!(client.snapshot().await.len(), 0, "asking for another namespace gives nothing");
+        client.send(&ClientMsg::hello(None, Filters::default()));
+        let mut copy = client.snapshot().await;
+        assert!(only(&copy, "a") && copy.len() == 3, "an empty filter is everything in scope");
+        owner.upsert(pod("b", "hidden"));
+        owner.upsert(pod("a", "shown"));
+        let diffs = client.follow(&mut copy, owner.topology.seq()).await;
+        assert!(!format!("{diffs:?}").contains("hidden"));
+        assert!(only(&copy, "a"));
+    }
+
+    #[tokio::test]
+    async fn a_resumed_scoped_session_gets_only_the_missed_diffs_of_its_scope() {
+        let mut owner = Owner::new(start_topology(), quick());
+        let mut first = scoped_hello(&owner, Format::Binary, &["a"], None, Filters::default());
+        let mut copy = first.snapshot().await;
+        drop(first);
+        owner.upsert(pod("b", "missed-secret"));
+        owner.upsert(pod("a", "missed-own"));
+        owner.settle().await;
+        let mut again = scoped_hello(&owner, Format::Binary, &["a"], Some(copy.seq()), Filters::default());
+        let diffs = again.follow(&mut copy, owner.topology.seq()).await;
+        let text = format!("{diffs:?}");
+        assert!(text.contains("missed-own") && !text.contains("missed-secret"), "{text}");
+        assert!(only(&copy, "a"));
+    }
 }
