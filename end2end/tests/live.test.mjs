@@ -69,7 +69,7 @@ test('the live page hydrates, draws the simulated kgents cluster in WebGL2 and l
   assert.ok(colours.size >= 3, `expected several health colours, saw ${colours.size} colour buckets`);
 
   // The README's screenshot comes from the release build; other runs (the wasm fallback) leave it alone.
-  await hidden.evaluate((style) => style.remove());
+  await hidden.restore();
   if (process.env.GESTALT_SCREENSHOTS !== '0') {
     mkdirSync(screenshots, { recursive: true });
     await page.screenshot({ path: path.join(screenshots, 'live.png') });
@@ -142,8 +142,10 @@ test('a page whose server restarts says so, with the time it went stale, then go
   }
 });
 
+// Through the CSSOM: the page's CSP (rightly) refuses an injected <style> element.
 async function hideLegend(page) {
-  return page.addStyleTag({ content: '.gl-legend { display: none !important; }' });
+  await page.evaluate(() => { document.querySelector('.gl-legend').style.display = 'none'; });
+  return { restore: () => page.evaluate(() => { document.querySelector('.gl-legend').style.display = ''; }) };
 }
 
 async function waitForText(locator, pattern, timeout = 10_000) {
