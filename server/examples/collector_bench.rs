@@ -19,6 +19,8 @@
 #[path = "../src/cli.rs"]
 mod cli;
 // `cli` names the `sim` subcommand's arguments.
+#[path = "../src/signal.rs"]
+mod signal;
 #[path = "../src/simulated.rs"]
 mod simulated;
 // An inline module with a path: `collector.rs` is then found as a normal (non-`mod.rs`) file, so its own

@@ -9,6 +9,7 @@ mod cli;
 mod collector;
 mod live;
 mod metrics;
+mod signal;
 mod simulate;
 mod simulated;
 mod site;

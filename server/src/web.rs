@@ -310,7 +310,8 @@ pub async fn serve(addr: SocketAddr, options: LeptosOptions, state: StateBuilder
         router(state.with_options(options)).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        crate::signal::shutdown().await;
+        tracing::info!("shutting down");
         // Live sockets never end on their own: tell them to close with "going away".
         signalled.shut_down();
     })
@@ -327,30 +328,6 @@ pub async fn serve(addr: SocketAddr, options: LeptosOptions, state: StateBuilder
 
 /// How long live sessions get to close after the server stops accepting.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down");
-}
 
 #[cfg(test)]
 mod tests;
