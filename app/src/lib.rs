@@ -11,8 +11,10 @@ use leptos_router::path;
 pub mod link;
 #[cfg(feature = "hydrate")]
 mod live;
+pub mod view;
 
 pub use link::Connection;
+pub use view::View;
 
 /// The product name, used in titles and headers.
 pub const PRODUCT: &str = "Gestalt Live";
@@ -75,6 +77,8 @@ fn LivePage() -> impl IntoView {
     let now = RwSignal::new(0.0_f64);
     let hydrated = RwSignal::new(false);
     let drawn = RwSignal::new(false);
+    let view = View::new();
+    provide_context(view);
 
     #[cfg(feature = "hydrate")]
     Effect::new(move |started: Option<bool>| {
@@ -92,7 +96,7 @@ fn LivePage() -> impl IntoView {
                 if let Err(error) = tick {
                     leptos::logging::warn!("no clock for the status badge: {error:?}");
                 }
-                live::start(element, live::Ui { summary: status, connection, drawn });
+                live::start(element, live::Ui { summary: status, connection, drawn, view });
                 true
             }
             None => false,

@@ -12,7 +12,9 @@ use gloo_net::websocket::{futures::WebSocket, Message};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use std::sync::Arc;
 use topology::protocol::{ClientMsg, Filters, ServerMsg};
+
 use topology::Topology;
 use web_sys::HtmlCanvasElement;
 
@@ -51,6 +53,8 @@ pub struct Ui {
     pub connection: RwSignal<Connection>,
     /// True once the scene drew its first frame.
     pub drawn: RwSignal<bool>,
+    /// What the panels and the scene share; the client publishes the topology it draws there.
+    pub view: crate::View,
 }
 
 /// Connects and keeps the page live for as long as it is open.
@@ -92,7 +96,9 @@ struct Client {
     /// Taken when the scene starts (on the first snapshot: the scene frames what it is first given).
     canvas: Option<HtmlCanvasElement>,
     scene: Option<scene::renderer::SceneHandle>,
-    topology: Option<Topology>,
+    /// Shared with the panels through [`crate::View::topology`]; a diff copies it only while a panel still holds
+    /// the previous one (`Arc::make_mut`), so at most once per redraw.
+    topology: Option<Arc<Topology>>,
     /// When the data was last known current (ms since the epoch).
     data_at: Option<f64>,
     /// The topology changed since the scene last drew it.
@@ -104,7 +110,7 @@ impl Client {
     async fn connect(&mut self, ui: Ui, connected: &mut bool) -> Result<(), LiveError> {
         let socket = WebSocket::open(&live_url()).map_err(|e| LiveError::Socket(e.to_string()))?;
         let (mut tx, mut rx) = socket.split();
-        let hello = ClientMsg::hello(self.topology.as_ref().map(Topology::seq), Filters::default());
+        let hello = ClientMsg::hello(self.topology.as_deref().map(Topology::seq), Filters::default());
         send(&mut tx, &hello).await?;
         let mut last_draw = 0.0;
         let mut next_ping = now() + PING_MS;
@@ -153,7 +159,7 @@ impl Client {
     fn on_message(&mut self, message: ServerMsg, ui: Ui) -> bool {
         match message {
             ServerMsg::Snapshot(topology) => {
-                self.topology = Some(topology);
+                self.topology = Some(Arc::new(topology));
                 self.dirty = true;
                 self.data_at = Some(now());
             }
@@ -162,7 +168,7 @@ impl Client {
                     // Waiting for the snapshot asked for.
                     return true;
                 };
-                if let Err(error) = topology.apply(&diff) {
+                if let Err(error) = Arc::make_mut(topology).apply(&diff) {
                     leptos::logging::warn!("live: {error}; asking for a snapshot");
                     self.topology = None;
                     return false;
@@ -185,6 +191,7 @@ impl Client {
         let Some(topology) = &self.topology else { return Ok(()) };
         self.dirty = false;
         ui.summary.set(crate::summary(topology));
+        ui.view.topology.set(Some(Arc::clone(topology)));
         match (&self.scene, self.canvas.take()) {
             (Some(scene), _) => scene.set_topology(topology),
             (None, Some(canvas)) => {
