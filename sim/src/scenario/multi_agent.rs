@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use super::cluster::{default_namespace, namespace, node};
 use super::kgents::{config_volume, container, env, mount, secret_env};
 use super::network::ingress;
-use super::platform::{autoscaler, secret, services_for};
-use super::workload::{deploy, App, Controller};
+use super::platform::{autoscaler, secret, services_for, Platform};
+use super::workload::{deploy, App, Container, Controller};
 use super::Ctx;
 use crate::resource::CONFIGMAPS;
 use crate::store::StoreError;
@@ -32,24 +32,11 @@ const SERVICES: [(&str, &str, u64); 7] = [
     ("execution", "ghcr.io/acme-agents/sandbox-executor:0.6.3", 44),
 ];
 
-fn app(
-    namespace: &str,
-    name: &str,
-    controller: Controller,
-    containers: Vec<super::workload::Container>,
-) -> App {
-    App {
-        namespace: namespace.into(),
-        name: name.into(),
-        part_of: PART_OF,
-        controller,
-        containers,
-        volumes: json!([]),
-        host_network: false,
-        age: AGE,
-        unhealthy: vec![],
-        events: true,
-    }
+/// The platform's apps share their part-of label and age.
+const PLATFORM_APPS: Platform = Platform { part_of: PART_OF, age: AGE };
+
+fn app(namespace: &str, name: &str, controller: Controller, containers: Vec<Container>) -> App {
+    PLATFORM_APPS.app(namespace, name, controller, containers)
 }
 
 fn platform_env(name: &str) -> Value {
@@ -108,51 +95,27 @@ pub(crate) fn populate(ctx: &mut Ctx) -> Result<(), StoreError> {
 }
 
 fn data(ctx: &mut Ctx) -> Result<(), StoreError> {
-    let mut pg = container("postgres", "postgres:16.4", vec![("postgres", 5432)]);
-    pg.cpu = ("500m", "2");
-    pg.memory = ("1Gi", "4Gi");
-    pg.env = json!([
-        env("POSTGRES_DB", "agents"),
-        env("POSTGRES_USER", "agents"),
-        secret_env("POSTGRES_PASSWORD", "platform-db", "password"),
-        env("PGDATA", "/var/lib/postgresql/data/pgdata")
-    ]);
-    let postgres = app(
-        DATA,
-        "postgres",
-        Controller::StatefulSet { replicas: 1, claim: Some(("data", "50Gi", "/var/lib/postgresql/data")) },
-        vec![pg],
-    );
-    let pods = deploy(ctx, &postgres)?;
-    services_for(ctx, &postgres, &pods, &[("postgres", 5432, 5432)], true)?;
+    PLATFORM_APPS.postgres(ctx, DATA, ("postgres:16.4", "agents", "platform-db"), "50Gi")?;
     let mut qd = container("qdrant", "qdrant/qdrant:v1.11.3", vec![("http", 6333), ("grpc", 6334)]);
     qd.memory = ("1Gi", "4Gi");
-    let qdrant = app(
+    PLATFORM_APPS.stateful(
+        ctx,
         DATA,
-        "qdrant",
-        Controller::StatefulSet { replicas: 1, claim: Some(("storage", "20Gi", "/qdrant/storage")) },
-        vec![qd],
-    );
-    let pods = deploy(ctx, &qdrant)?;
-    services_for(ctx, &qdrant, &pods, &[("http", 6333, 6333), ("grpc", 6334, 6334)], true)?;
-    let mut nats_c = container(
+        qd,
+        (1, ("storage", "20Gi", "/qdrant/storage")),
+        &[("http", 6333, 6333), ("grpc", 6334, 6334)],
+    )?;
+    let mut nats = container(
         "nats",
         "nats:2.10.20-alpine",
         vec![("client", 4222), ("cluster", 6222), ("monitor", 8222)],
     );
-    nats_c.env = json!([env("SERVER_NAME", "$(POD_NAME)"), {"name": "POD_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}}]);
-    let nats = app(
-        DATA,
-        "nats",
-        Controller::StatefulSet { replicas: 3, claim: Some(("jetstream", "10Gi", "/data")) },
-        vec![nats_c],
-    );
-    let pods = deploy(ctx, &nats)?;
-    services_for(
+    nats.env = json!([env("SERVER_NAME", "$(POD_NAME)"), {"name": "POD_NAME", "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.name"}}}]);
+    PLATFORM_APPS.stateful(
         ctx,
-        &nats,
-        &pods,
+        DATA,
+        nats,
+        (3, ("jetstream", "10Gi", "/data")),
         &[("client", 4222, 4222), ("cluster", 6222, 6222), ("monitor", 8222, 8222)],
-        true,
     )
 }

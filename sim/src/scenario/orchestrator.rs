@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::cluster::{default_namespace, namespace, node};
 use super::kgents::{container, env, secret_env};
-use super::platform::{autoscaler, secret, services_for};
+use super::platform::{autoscaler, secret, services_for, Platform};
 use super::workload::{deploy, App, Container, Controller};
 use super::Ctx;
 use crate::store::StoreError;
@@ -17,19 +17,11 @@ const APPS: &str = "orchestrator";
 const DATA: &str = "orchestrator-data";
 const PART_OF: &str = "orchestrator";
 
+/// The orchestrator's apps share their part-of label and age.
+const PLATFORM_APPS: Platform = Platform { part_of: PART_OF, age: AGE };
+
 fn app(namespace: &str, name: &str, controller: Controller, containers: Vec<Container>) -> App {
-    App {
-        namespace: namespace.into(),
-        name: name.into(),
-        part_of: PART_OF,
-        controller,
-        containers,
-        volumes: json!([]),
-        host_network: false,
-        age: AGE,
-        unhealthy: vec![],
-        events: true,
-    }
+    PLATFORM_APPS.app(namespace, name, controller, containers)
 }
 
 /// Writes the orchestrator cluster.
@@ -105,23 +97,7 @@ pub(crate) fn populate(ctx: &mut Ctx) -> Result<(), StoreError> {
 
 /// Postgres, `RabbitMQ` (three nodes) and Redis, each a stateful set with a claim and two services.
 fn data(ctx: &mut Ctx) -> Result<(), StoreError> {
-    let mut pg = container("postgres", "postgres:15.8", vec![("postgres", 5432)]);
-    pg.cpu = ("500m", "2");
-    pg.memory = ("1Gi", "4Gi");
-    pg.env = json!([
-        env("POSTGRES_DB", "orchestrator"),
-        env("POSTGRES_USER", "orchestrator"),
-        secret_env("POSTGRES_PASSWORD", "orchestrator-db", "password"),
-        env("PGDATA", "/var/lib/postgresql/data/pgdata")
-    ]);
-    let postgres = app(
-        DATA,
-        "postgres",
-        Controller::StatefulSet { replicas: 1, claim: Some(("data", "100Gi", "/var/lib/postgresql/data")) },
-        vec![pg],
-    );
-    let pods = deploy(ctx, &postgres)?;
-    services_for(ctx, &postgres, &pods, &[("postgres", 5432, 5432)], true)?;
+    PLATFORM_APPS.postgres(ctx, DATA, ("postgres:15.8", "orchestrator", "orchestrator-db"), "100Gi")?;
     let mut mq = container(
         "rabbitmq",
         "rabbitmq:3.13.7-management",
@@ -133,22 +109,13 @@ fn data(ctx: &mut Ctx) -> Result<(), StoreError> {
         secret_env("RABBITMQ_ERLANG_COOKIE", "rabbitmq-credentials", "erlang-cookie"),
         secret_env("RABBITMQ_DEFAULT_PASS", "rabbitmq-credentials", "password")
     ]);
-    let rabbitmq = app(
+    PLATFORM_APPS.stateful(
+        ctx,
         DATA,
-        "rabbitmq",
-        Controller::StatefulSet { replicas: 3, claim: Some(("data", "20Gi", "/var/lib/rabbitmq")) },
-        vec![mq],
-    );
-    let pods = deploy(ctx, &rabbitmq)?;
-    services_for(ctx, &rabbitmq, &pods, &[("amqp", 5672, 5672), ("management", 15672, 15672)], true)?;
-    let redis_c = container("redis", "redis:7.4.1-alpine", vec![("redis", 6379)]);
-    let redis = app(
-        DATA,
-        "redis",
-        Controller::StatefulSet { replicas: 1, claim: Some(("data", "8Gi", "/data")) },
-        vec![redis_c],
-    );
-    let pods = deploy(ctx, &redis)?;
-    services_for(ctx, &redis, &pods, &[("redis", 6379, 6379)], true)?;
-    Ok(())
+        mq,
+        (3, ("data", "20Gi", "/var/lib/rabbitmq")),
+        &[("amqp", 5672, 5672), ("management", 15672, 15672)],
+    )?;
+    let redis = container("redis", "redis:7.4.1-alpine", vec![("redis", 6379)]);
+    PLATFORM_APPS.stateful(ctx, DATA, redis, (1, ("data", "8Gi", "/data")), &[("redis", 6379, 6379)])
 }

@@ -6,11 +6,87 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::kgents::extras::base64;
+use super::kgents::{container, env, secret_env};
 use super::network::{service, Port, ServiceKind, ServiceSpec};
-use super::workload::App;
+use super::workload::{deploy, App, Container, Controller};
 use super::Ctx;
 use crate::resource::{HPAS, SECRETS};
 use crate::store::StoreError;
+
+/// What every app of one platform scenario has in common: its `app.kubernetes.io/part-of` and its age.
+#[derive(Clone, Copy)]
+pub(crate) struct Platform {
+    pub part_of: &'static str,
+    /// Seconds since it was installed.
+    pub age: i64,
+}
+
+impl Platform {
+    /// An app of this platform, healthy, with events.
+    pub(crate) fn app(
+        self,
+        namespace: &str,
+        name: &str,
+        controller: Controller,
+        containers: Vec<Container>,
+    ) -> App {
+        App {
+            namespace: namespace.into(),
+            name: name.into(),
+            part_of: self.part_of,
+            controller,
+            containers,
+            volumes: json!([]),
+            host_network: false,
+            age: self.age,
+            unhealthy: vec![],
+            events: true,
+        }
+    }
+
+    /// A stateful set of `replicas` running `c`, with one volume claim template `(name, size, mount path)`, its
+    /// service and headless service on `ports` (`(name, port, target)`).
+    pub(crate) fn stateful(
+        self,
+        ctx: &mut Ctx,
+        namespace: &str,
+        c: Container,
+        (replicas, claim): (usize, (&'static str, &'static str, &'static str)),
+        ports: &[(&'static str, u16, u16)],
+    ) -> Result<(), StoreError> {
+        let set =
+            self.app(namespace, c.name, Controller::StatefulSet { replicas, claim: Some(claim) }, vec![c]);
+        let pods = deploy(ctx, &set)?;
+        services_for(ctx, &set, &pods, ports, true)
+    }
+
+    /// Postgres as the platforms run it: one replica, database and user `db`, the password from secret
+    /// `credentials`, data on a `size` claim.
+    pub(crate) fn postgres(
+        self,
+        ctx: &mut Ctx,
+        namespace: &str,
+        (image, db, credentials): (&'static str, &str, &str),
+        size: &'static str,
+    ) -> Result<(), StoreError> {
+        let mut pg = container("postgres", image, vec![("postgres", 5432)]);
+        pg.cpu = ("500m", "2");
+        pg.memory = ("1Gi", "4Gi");
+        pg.env = json!([
+            env("POSTGRES_DB", db),
+            env("POSTGRES_USER", db),
+            secret_env("POSTGRES_PASSWORD", credentials, "password"),
+            env("PGDATA", "/var/lib/postgresql/data/pgdata")
+        ]);
+        self.stateful(
+            ctx,
+            namespace,
+            pg,
+            (1, ("data", size, "/var/lib/postgresql/data")),
+            &[("postgres", 5432, 5432)],
+        )
+    }
+}
 
 /// A CPU-utilisation autoscaler for deployment `name`, currently at `replicas` and settled.
 pub(crate) fn autoscaler(
