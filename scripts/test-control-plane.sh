@@ -10,27 +10,19 @@
 #      GESTALT_CP_KEEP=1             keep the temp dir (logs, kubeconfigs) even on success
 set -euo pipefail
 
-if [ "${GESTALT_SKIP_CONTROL_PLANE:-}" = 1 ]; then
-  {
-    echo "################################################################################"
-    echo "## control-plane: SKIPPED (GESTALT_SKIP_CONTROL_PLANE=1): the real Kubernetes   ##"
-    echo "## control-plane smoke test did NOT run                                         ##"
-    echo "################################################################################"
-  }
-  exit 0
-fi
-
 root=$(cd "$(dirname "$0")/.." && pwd)
+CHECKS_NAME=test-control-plane
+# shellcheck source=scripts/lib/checks.sh
+. "$root/scripts/lib/checks.sh"
+skip_without_control_plane "the real control-plane smoke test did NOT run"
+
 cp_sh=$root/scripts/control-plane.sh
-say() { printf 'test-control-plane: %s\n' "$*" >&2; }
-now() { date +%s; }
 
 t0=$(now)
 "$cp_sh" build
 t_build=$(($(now) - t0))
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/gestalt-cp.XXXXXX")
-passed=0
 ok=
 cleanup() {
   local rc=$?
@@ -55,17 +47,6 @@ fail() { # check-name detail
   done
   echo "$passed passed, 1 failed"
   exit 1
-}
-pass() { passed=$((passed + 1)); say "ok $passed - $1"; }
-
-# Polls "$@" every 0.5 s for up to $1 seconds.
-within() {
-  local secs=$1; shift
-  local deadline=$(($(now) + secs))
-  until "$@" >/dev/null 2>&1; do
-    [ "$(now)" -lt "$deadline" ] || return 1
-    sleep 0.5
-  done
 }
 
 t1=$(now)

@@ -25,17 +25,12 @@
 #      GESTALT_DEPLOY_KEEP=1        keep the temp dir even on success
 set -euo pipefail
 
-if [ "${GESTALT_SKIP_CONTROL_PLANE:-}" = 1 ]; then
-  {
-    echo "################################################################################"
-    echo "## test-deploy: SKIPPED (GESTALT_SKIP_CONTROL_PLANE=1): the deploy/ manifests   ##"
-    echo "## were NOT checked against a real API server                                   ##"
-    echo "################################################################################"
-  }
-  exit 0
-fi
-
 root=$(cd "$(dirname "$0")/.." && pwd)
+CHECKS_NAME=test-deploy
+# shellcheck source=scripts/lib/checks.sh
+. "$root/scripts/lib/checks.sh"
+skip_without_control_plane "deploy/ was NOT checked against a real API server"
+
 cp_sh=$root/scripts/control-plane.sh
 deploy=$root/deploy
 bin=${GESTALT_BIN:-$root/target/release/gestalt-live}
@@ -45,8 +40,6 @@ SA=gestalt-live
 AS=system:serviceaccount:$NS:$SA
 OVERLAYS=(dev staging production namespaced)
 
-say() { printf 'test-deploy: %s\n' "$*" >&2; }
-now() { date +%s; }
 for c in kubectl jq curl; do
   command -v "$c" >/dev/null 2>&1 || { say "error: $c not found"; exit 1; }
 done
@@ -58,7 +51,6 @@ t0=$(now)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/gestalt-deploy.XXXXXX")
 dir=$work/cp
-passed=0
 ok=
 collector_pid=
 collector_log=
@@ -98,17 +90,6 @@ fail() { # check detail
   done
   echo "$passed passed, 1 failed"
   exit 1
-}
-pass() { passed=$((passed + 1)); say "ok $passed - $1"; }
-
-# Polls "$@" every 0.5 s for up to $1 seconds.
-within() {
-  local secs=$1; shift
-  local deadline=$(($(now) + secs))
-  until "$@" >/dev/null 2>&1; do
-    [ "$(now)" -lt "$deadline" ] || return 1
-    sleep 0.5
-  done
 }
 
 kver=$(kubectl version --client -o json 2>/dev/null | jq -r '.clientVersion.gitVersion' || echo unknown)
