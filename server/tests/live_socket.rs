@@ -3,107 +3,22 @@
 //! collector → owner → hub → socket. Also: resume after a disconnect without a snapshot, the JSON format, and
 //! "going away" on SIGTERM.
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::Duration;
+
+use common::{Demo, Socket, TIMEOUT};
 
 use futures_util::{SinkExt, StreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
+use kube::Api;
 use tokio_tungstenite::tungstenite::Message;
 use topology::protocol::{ClientMsg, Filters, LinkState, ServerMsg};
 use topology::{EntityId, Kind, Topology};
 
 const NS: &str = "kgents-triad";
-const TIMEOUT: Duration = Duration::from_secs(20);
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-struct Demo {
-    child: Child,
-    addr: SocketAddr,
-    dir: PathBuf,
-}
-
-impl Demo {
-    fn start() -> Demo {
-        let dir = std::env::temp_dir().join(format!("gestalt-live-socket-{}", std::process::id()));
-        std::fs::create_dir_all(dir.join("site/pkg")).unwrap();
-        std::fs::write(dir.join("site/pkg/gestalt-live.js"), "").unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_gestalt-live"))
-            .args(["demo", "--scenario", "kgents", "--listen", &addr.to_string(), "--site-root"])
-            .arg(dir.join("site"))
-            .arg("--write-kubeconfig")
-            .arg(dir.join("kubeconfig"))
-            .env("GESTALT_LOG", "info")
-            // A still cluster: the test counts the diffs of its own writes (the demo churns by default).
-            .env("GESTALT_CHURN", "0")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("demo.log")).unwrap())
-            .spawn()
-            .expect("start gestalt-live demo");
-        Demo { child, addr, dir }
-    }
-
-    async fn ready(&self) {
-        let url = format!("http://{}/readyz", self.addr);
-        within("the demo to be ready", || async {
-            let ok = tokio::net::TcpStream::connect(self.addr).await.is_ok()
-                && self.dir.join("kubeconfig").exists();
-            ok.then_some(()).ok_or_else(|| url.clone())
-        })
-        .await;
-        // The socket answers before the first list is done; that is fine, it says "connecting" until then.
-    }
-
-    async fn socket(&self, query: &str) -> Socket {
-        let url = format!("ws://{}/api/v1/live{query}", self.addr);
-        tokio_tungstenite::connect_async(url).await.expect("WebSocket handshake").0
-    }
-
-    async fn kube(&self) -> Client {
-        let kubeconfig = Kubeconfig::read_from(self.dir.join("kubeconfig")).unwrap();
-        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.unwrap();
-        Client::try_from(config).unwrap()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("demo.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("----- gestalt-live demo log:\n{}", self.log());
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-async fn within<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, String>>,
-{
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        match check().await {
-            Ok(value) => return value,
-            Err(last) if tokio::time::Instant::now() > deadline => {
-                panic!("timed out waiting for {what}: {last}")
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-}
 
 async fn hello(socket: &mut Socket, last_seq: Option<u64>) {
     let bytes = ClientMsg::hello(last_seq, Filters::default()).to_bytes().unwrap();
@@ -154,12 +69,12 @@ fn new_pod(name: &str) -> Pod {
 
 #[tokio::test]
 async fn a_real_socket_follows_the_cluster_resumes_and_is_told_when_the_server_goes_away() {
-    let demo = Demo::start();
+    let demo = Demo::start("live-socket", |_, _| {});
     demo.ready().await;
     let pods: Api<Pod> = Api::namespaced(demo.kube().await, NS);
 
     // Snapshot, then the diff of a pod created through the Kubernetes API.
-    let mut socket = demo.socket("").await;
+    let mut socket = demo.socket("", None).await;
     hello(&mut socket, None).await;
     let mut copy = Topology::new();
     follow(&mut socket, &mut copy, |t| t.entities().any(|e| e.kind == Kind::Pod)).await;
@@ -173,7 +88,7 @@ async fn a_real_socket_follows_the_cluster_resumes_and_is_told_when_the_server_g
     pods.delete("socket-a", &DeleteParams::default().grace_period(0)).await.unwrap();
     pods.create(&PostParams::default(), &new_pod("socket-b")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut socket = demo.socket("").await;
+    let mut socket = demo.socket("", None).await;
     hello(&mut socket, Some(copy.seq())).await;
     let snapshots = follow(&mut socket, &mut copy, |t| {
         pod_id(t, "socket-a").is_none() && pod_id(t, "socket-b").is_some()
@@ -182,7 +97,7 @@ async fn a_real_socket_follows_the_cluster_resumes_and_is_told_when_the_server_g
     assert_eq!(snapshots, 0, "a resume sends only the missed diffs");
 
     // The JSON format, for people: every message tagged with its type and seq.
-    let mut json = demo.socket("?format=json").await;
+    let mut json = demo.socket("?format=json", None).await;
     let hello_json =
         ClientMsg::hello(None, Filters { namespaces: vec![NS.into()], kinds: vec![] }).to_json().unwrap();
     json.send(Message::Text(hello_json.into())).await.unwrap();

@@ -4,17 +4,16 @@
 //! socket's snapshot and diffs in both wire formats. Also: the real binary with a token file, where a viewer
 //! scoped to another namespace does not even see the planted objects' names.
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
+
 use std::time::Duration;
+
+use common::{Demo, Socket, TIMEOUT};
 
 use futures_util::{SinkExt, StreamExt};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
 use kube::api::PostParams;
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use kube::{Api, Client};
 use tokio_tungstenite::tungstenite::Message;
 use topology::protocol::{ClientMsg, Filters, ServerMsg};
 use topology::{Kind, Topology};
@@ -23,7 +22,6 @@ const NS: &str = "kgents-triad";
 const OTHER_NS: &str = "kgents-gateway";
 const ADMIN: &str = "redaction-admin-token-0123456789";
 const OTHER: &str = "redaction-other-team-token-0123";
-const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Values no client may ever see (each also checked base64-encoded, as a Secret's `data` holds it).
 const PLANTED: &[&str] = &[
@@ -35,107 +33,6 @@ const PLANTED: &[&str] = &[
     "GLPLANT-SECRET-STRING-0d3b",
     "GLPLANT-DIFF-ENV-4e6a99",
 ];
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-struct Demo {
-    child: Child,
-    addr: SocketAddr,
-    dir: PathBuf,
-}
-
-impl Demo {
-    fn start() -> Demo {
-        let dir = std::env::temp_dir().join(format!("gestalt-live-redaction-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("site/pkg")).unwrap();
-        std::fs::write(dir.join("site/pkg/gestalt-live.js"), "").unwrap();
-        std::fs::write(
-            dir.join("tokens"),
-            format!("{ADMIN} name=admin\n{OTHER} name=other namespaces={OTHER_NS}\n"),
-        )
-        .unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_gestalt-live"))
-            .args(["demo", "--scenario", "kgents", "--listen", &addr.to_string(), "--site-root"])
-            .arg(dir.join("site"))
-            .arg("--write-kubeconfig")
-            .arg(dir.join("kubeconfig"))
-            .arg("--auth-token-file")
-            .arg(dir.join("tokens"))
-            .env("GESTALT_LOG", "info")
-            // A still cluster: churn could delete or replace the planted pod while the test waits for it.
-            .env("GESTALT_CHURN", "0")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("demo.log")).unwrap())
-            .spawn()
-            .expect("start gestalt-live demo");
-        Demo { child, addr, dir }
-    }
-
-    async fn kube(&self) -> Client {
-        let kubeconfig = Kubeconfig::read_from(self.dir.join("kubeconfig")).unwrap();
-        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.unwrap();
-        Client::try_from(config).unwrap()
-    }
-
-    /// Raw bytes of a GET with the token.
-    async fn get(&self, path: &str, token: &str) -> (u16, Vec<u8>) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n",
-            self.addr
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = Vec::new();
-        tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut response)).await.unwrap().unwrap();
-        let status = String::from_utf8_lossy(&response[..12.min(response.len())])
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0);
-        (status, response)
-    }
-
-    async fn socket(&self, format: &str, token: &str) -> Socket {
-        let mut request =
-            format!("ws://{}/api/v1/live?format={format}", self.addr).into_client_request().unwrap();
-        request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
-        tokio_tungstenite::connect_async(request).await.expect("WebSocket handshake").0
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("demo.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("----- gestalt-live demo log:\n{}", self.log());
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-async fn within<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn base64(text: &str) -> String {
     use base64::Engine as _;
@@ -251,12 +148,15 @@ async fn hello(socket: &mut Socket, json: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_planted_secret_reaches_any_client_and_a_foreign_viewer_sees_not_even_the_names() {
-    let demo = Demo::start();
-    within("the demo to listen", || async {
-        (tokio::net::TcpStream::connect(demo.addr).await.is_ok() && demo.dir.join("kubeconfig").exists())
-            .then_some(())
-    })
-    .await;
+    let demo = Demo::start("redaction", |dir, command| {
+        std::fs::write(
+            dir.join("tokens"),
+            format!("{ADMIN} name=admin\n{OTHER} name=other namespaces={OTHER_NS}\n"),
+        )
+        .unwrap();
+        command.arg("--auth-token-file").arg(dir.join("tokens"));
+    });
+    demo.ready().await;
     let client = demo.kube().await;
     plant(&client).await;
     let planted_in = |copy: &Topology| {
@@ -266,9 +166,9 @@ async fn no_planted_secret_reaches_any_client_and_a_foreign_viewer_sees_not_even
     };
 
     // The socket, both formats: the snapshot with the planted objects, then a diff with a new planted pod.
-    let mut binary = demo.socket("binary", ADMIN).await;
-    let mut text = demo.socket("json", ADMIN).await;
-    let mut foreign = demo.socket("binary", OTHER).await;
+    let mut binary = demo.socket("?format=binary", Some(ADMIN)).await;
+    let mut text = demo.socket("?format=json", Some(ADMIN)).await;
+    let mut foreign = demo.socket("?format=binary", Some(OTHER)).await;
     hello(&mut binary, false).await;
     hello(&mut text, true).await;
     hello(&mut foreign, false).await;
@@ -310,7 +210,7 @@ async fn no_planted_secret_reaches_any_client_and_a_foreign_viewer_sees_not_even
     }
     let mut saw_names = false;
     for path in &paths {
-        let (status, body) = demo.get(path, ADMIN).await;
+        let (status, body) = demo.get(path, Some(ADMIN)).await;
         assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
         assert_clean(path, &body);
         saw_names |= String::from_utf8_lossy(&body).contains("planted-secret");
@@ -318,7 +218,7 @@ async fn no_planted_secret_reaches_any_client_and_a_foreign_viewer_sees_not_even
     assert!(saw_names, "the scan looked at responses that do show the planted objects");
     // The foreign viewer over REST: the planted objects do not exist for it.
     for path in ["/api/v1/topology", "/api/v1/events", "/api/v1/health"] {
-        let (status, body) = demo.get(path, OTHER).await;
+        let (status, body) = demo.get(path, Some(OTHER)).await;
         let body = String::from_utf8_lossy(&body);
         assert_eq!(status, 200, "{path}: {body}");
         assert!(
@@ -327,7 +227,7 @@ async fn no_planted_secret_reaches_any_client_and_a_foreign_viewer_sees_not_even
         );
     }
     let pod_id = copy_binary.entities().find(|e| e.id.name() == "planted-pod").unwrap().id.to_string();
-    assert_eq!(demo.get(&format!("/api/v1/entities/{pod_id}"), OTHER).await.0, 404);
+    assert_eq!(demo.get(&format!("/api/v1/entities/{pod_id}"), Some(OTHER)).await.0, 404);
     // Without a token: nothing.
-    assert_eq!(demo.get("/api/v1/topology", "not-a-valid-token-at-all").await.0, 401);
+    assert_eq!(demo.get("/api/v1/topology", Some("not-a-valid-token-at-all")).await.0, 401);
 }
