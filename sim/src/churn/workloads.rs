@@ -438,15 +438,33 @@ fn range(churn: &mut Churn, deploy: &Value, hpa: Option<&Arc<Value>>) -> (i64, i
     }
 }
 
-/// Scales an idle deployment by one replica, back towards the middle of its range when at an edge.
-pub(super) fn scale(churn: &mut Churn, store: &Store, now: i64) -> Result<Option<Change>> {
+/// An idle deployment picked for scaling, with what scaling it touches.
+struct Scalable {
+    ns: String,
+    family: Family,
+    /// Its current replica set.
+    rs: Arc<Value>,
+    hpa: Option<Arc<Value>>,
+    /// The replica range it may move in (its autoscaler's, or around its original size).
+    range: (i64, i64),
+}
+
+fn scalable(churn: &mut Churn, store: &Store) -> Result<Option<Scalable>> {
     let candidates = idle_deployments(churn, store)?;
     let Some(chosen) = churn.pick(&candidates).cloned() else { return Ok(None) };
     let ns = chosen["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
     let Some(family) = Family::read(store, &ns, name(&chosen))? else { return Ok(None) };
     let Some(rs) = family.current().cloned() else { return Ok(None) };
     let hpa = autoscaler(store, &family.deploy)?;
-    let (lo, hi) = range(churn, &family.deploy, hpa.as_ref());
+    let range = range(churn, &family.deploy, hpa.as_ref());
+    Ok(Some(Scalable { ns, family, rs, hpa, range }))
+}
+
+/// Scales an idle deployment by one replica, back towards the middle of its range when at an edge.
+pub(super) fn scale(churn: &mut Churn, store: &Store, now: i64) -> Result<Option<Change>> {
+    let Some(Scalable { ns, family, rs, hpa, range: (lo, hi) }) = scalable(churn, store)? else {
+        return Ok(None);
+    };
     let from = family.replicas();
     let up = if from <= lo {
         true
@@ -504,13 +522,9 @@ pub(super) fn unschedulable(churn: &mut Churn, store: &Store, now: i64) -> Resul
     if churn.in_flight(|w| matches!(w, Work::Schedule { .. })) > 0 {
         return Ok(None);
     }
-    let candidates = idle_deployments(churn, store)?;
-    let Some(chosen) = churn.pick(&candidates).cloned() else { return Ok(None) };
-    let ns = chosen["metadata"]["namespace"].as_str().unwrap_or_default().to_owned();
-    let Some(family) = Family::read(store, &ns, name(&chosen))? else { return Ok(None) };
-    let Some(rs) = family.current().cloned() else { return Ok(None) };
-    let hpa = autoscaler(store, &family.deploy)?;
-    let (_, hi) = range(churn, &family.deploy, hpa.as_ref());
+    let Some(Scalable { ns, family, rs, range: (_, hi), .. }) = scalable(churn, store)? else {
+        return Ok(None);
+    };
     let from = family.replicas();
     if from >= hi {
         return Ok(None);
