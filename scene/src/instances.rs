@@ -1,6 +1,7 @@
 //! Per-kind instance data for the instanced meshes, computed from a topology and its layout.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use topology::interp::{Target, Visual};
 use topology::layout::Layout;
@@ -54,23 +55,58 @@ pub fn targets(topology: &Topology, layout: &Layout) -> Vec<(EntityId, Target)> 
         .collect()
 }
 
+/// What stands out: the selected entity (drawn larger), a highlighted set such as the selection's chain (the rest
+/// dimmed), and the filters (what they leave out stays as a faint ghost, so the map keeps its shape and a filtered
+/// view still shows where things are).
+#[derive(Debug, Clone, Default)]
+pub struct Emphasis {
+    /// The selected entity.
+    pub selected: Option<EntityId>,
+    /// Entities lit up; when not empty, everything else is dimmed.
+    pub highlight: HashSet<EntityId>,
+    /// Entities the filters admit; `None` admits all.
+    pub visible: Option<Arc<HashSet<EntityId>>>,
+}
+
+impl Emphasis {
+    /// Whether the filters admit `id` (what they leave out cannot be picked either).
+    pub fn admits(&self, id: &EntityId) -> bool {
+        self.visible.as_ref().is_none_or(|visible| visible.contains(id))
+    }
+
+    /// `(opacity factor, size factor)` for `id`.
+    pub fn of(&self, id: &EntityId) -> (f32, f32) {
+        if !self.admits(id) {
+            (0.07, 0.8)
+        } else if self.selected.as_ref() == Some(id) {
+            (1.0, 1.4)
+        } else if !self.highlight.is_empty() && !self.highlight.contains(id) {
+            (0.28, 1.0)
+        } else {
+            (1.0, 1.0)
+        }
+    }
+}
+
 /// Instances from the animator's visuals at one instant. The materials are opaque (transparent instancing
 /// would need sorting every frame), so opacity fades the colour into `background`, which on the scene's plain
 /// background looks the same; the pulse scales the shape.
 pub fn animated<'a>(
     visuals: impl IntoIterator<Item = (&'a EntityId, Visual)>,
     background: [f32; 3],
+    emphasis: &Emphasis,
 ) -> Instances {
     let mut out = Instances::new();
     for (id, visual) in visuals {
         let Some(size) = scale(id.kind()) else { continue };
-        let opacity = visual.opacity.clamp(0.0, 1.0);
+        let (fade, enlarge) = emphasis.of(id);
+        let opacity = visual.opacity.clamp(0.0, 1.0) * fade;
         let channel = |i: usize| {
             let value = background[i] + (visual.color[i] - background[i]) * opacity;
             (value.clamp(0.0, 1.0) * 255.0).round() as u8
         };
         // Fading shapes also shrink a little, so a fade reads as "arriving" or "leaving", not as a colour change.
-        let grow = visual.scale * (0.6 + 0.4 * opacity);
+        let grow = visual.scale * (0.6 + 0.4 * visual.opacity.clamp(0.0, 1.0)) * enlarge;
         out.entry(id.kind()).or_default().push(Instance {
             position: visual.position,
             scale: [size[0] * grow, size[1] * grow, size[2] * grow],
@@ -167,14 +203,41 @@ mod tests {
             scale,
         };
         let background = [0.07, 0.08, 0.11];
-        let hidden = animated([(&id, visual(0.0, 1.0))], background);
+        let hidden = animated([(&id, visual(0.0, 1.0))], background, &Emphasis::default());
         assert_eq!(hidden[&Kind::Pod][0].color, [18, 20, 28, 255]);
-        let shown = animated([(&id, visual(1.0, 1.0))], background);
+        let shown = animated([(&id, visual(1.0, 1.0))], background, &Emphasis::default());
         let [r, g, b, _] = health_color(topo.get(&id).unwrap().health.level());
         assert_eq!(shown[&Kind::Pod][0].color, [r, g, b, 255]);
-        let pulsing = animated([(&id, visual(1.0, 1.15))], background);
+        let pulsing = animated([(&id, visual(1.0, 1.15))], background, &Emphasis::default());
         assert!(pulsing[&Kind::Pod][0].scale[0] > shown[&Kind::Pod][0].scale[0]);
         assert!(hidden[&Kind::Pod][0].scale[0] < shown[&Kind::Pod][0].scale[0]);
+    }
+
+    #[test]
+    fn the_selection_grows_a_highlight_dims_the_rest_and_filters_leave_ghosts() {
+        let topo = topology::sample::kgents();
+        let layout = Layout::compute(&topo);
+        let all = targets(&topo, &layout);
+        let pods: Vec<_> = all.iter().filter(|(id, _)| id.kind() == Kind::Pod).take(3).collect();
+        let visual = |t: &Target| Visual { position: t.position, color: t.color, opacity: 1.0, scale: 1.0 };
+        let draw = |emphasis: &Emphasis| {
+            animated(pods.iter().map(|(id, t)| (id, visual(t))), [0.0; 3], emphasis)[&Kind::Pod].clone()
+        };
+        let plain = draw(&Emphasis::default());
+        let brightness = |i: &Instance| u32::from(i.color[0]) + u32::from(i.color[1]) + u32::from(i.color[2]);
+        let (a, b, c) = (&pods[0].0, &pods[1].0, &pods[2].0);
+        let emphasis = Emphasis {
+            selected: Some(a.clone()),
+            highlight: [a.clone(), b.clone()].into_iter().collect(),
+            visible: Some(Arc::new([a.clone(), c.clone()].into_iter().collect())),
+        };
+        let lit = draw(&emphasis);
+        assert!(lit[0].scale[0] > plain[0].scale[0], "the selection grows");
+        assert_eq!(brightness(&lit[0]), brightness(&plain[0]), "and keeps its colour");
+        assert!(brightness(&lit[1]) < brightness(&plain[1]) / 10, "filtered out: a ghost");
+        assert!(brightness(&lit[2]) < brightness(&plain[2]) / 2, "outside the highlight: dimmed");
+        assert!(brightness(&lit[2]) > brightness(&lit[1]), "dimmed is still more than a ghost");
+        assert!(!emphasis.admits(b) && emphasis.admits(c));
     }
 
     #[test]

@@ -6,9 +6,13 @@
 //! per kind, created once, whose instance buffers are rewritten only when the topology changes — never
 //! rebuilt per frame.
 
+pub mod camera;
 pub mod instances;
 pub mod palette;
+pub mod pick;
 
+#[cfg(target_arch = "wasm32")]
+pub mod input;
 #[cfg(target_arch = "wasm32")]
 pub mod renderer;
 

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use three_d::{
     degrees, vec3, AmbientLight, Camera, ClearState, Context, CpuMaterial, CpuMesh, DirectionalLight, Gm,
-    InstancedMesh, Mat4, PhysicalMaterial, RenderTarget, Srgba, Vec3, Viewport,
+    InstancedMesh, Mat4, PhysicalMaterial, PixelPoint, RenderTarget, Srgba, Vec3, Viewport,
 };
 use topology::interp::Animator;
 use topology::layout::Layout;
@@ -21,8 +21,10 @@ use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlCanvasElement, WebGl2RenderingContext};
 
-use crate::instances::{self, Instance, Instances};
-use crate::palette::{shape, Shape};
+use crate::camera::Orbit;
+use crate::input::{self, Listeners};
+use crate::instances::{self, Emphasis, Instance, Instances};
+use crate::palette::{scale, shape, Shape};
 use crate::SceneError;
 
 /// The background colour, also what tests compare against to prove something was drawn.
@@ -30,8 +32,30 @@ pub const BACKGROUND: [f32; 4] = [0.07, 0.08, 0.11, 1.0];
 
 /// The camera's vertical field of view.
 const FIELD_OF_VIEW_DEGREES: f32 = 40.0;
+/// How long a fly to an entity or back to the overview takes (instant with reduced motion).
+const FLY_SECS: f64 = 0.8;
 
-struct Renderer {
+/// What the scene tells the page. Called from event handlers and the frame loop; they must not call back into
+/// the scene synchronously (setting a Leptos signal is fine: effects run later).
+pub struct Callbacks {
+    /// After each frame actually drawn, with the frame count.
+    pub on_frame: Box<dyn FnMut(u64)>,
+    /// A click picked this entity, or nothing (a click on the background clears the selection).
+    pub on_select: Box<dyn FnMut(Option<EntityId>)>,
+    /// The entity under the pointer changed.
+    pub on_hover: Box<dyn FnMut(Option<EntityId>)>,
+    /// The camera settled somewhere new (after a drag, a wheel step, a key or a fly).
+    pub on_camera: Box<dyn FnMut(Orbit)>,
+}
+
+/// A camera move under way.
+struct Fly {
+    from: Orbit,
+    to: Orbit,
+    start: f64,
+}
+
+pub(crate) struct Renderer {
     canvas: HtmlCanvasElement,
     context: Context,
     camera: Camera,
@@ -44,7 +68,18 @@ struct Renderer {
     animate: bool,
     dirty: bool,
     frames: u64,
-    on_frame: Box<dyn FnMut(u64)>,
+    callbacks: Callbacks,
+    /// Where the camera is; the three-d camera is derived from it.
+    orbit: Orbit,
+    /// The overview framing of the whole map ("reset view").
+    home: Option<Orbit>,
+    /// Once the viewer moved the camera (or a link restored one), the map no longer reframes itself.
+    user_moved: bool,
+    fly: Option<Fly>,
+    emphasis: Emphasis,
+    /// The canvas's event listeners, removed when the scene is dropped.
+    listeners: Option<Listeners>,
+    hovered: Option<EntityId>,
 }
 
 /// A running scene. Dropping it stops the render loop at the next frame.
@@ -65,11 +100,44 @@ impl SceneHandle {
     pub fn frames(&self) -> u64 {
         self.inner.borrow().frames
     }
+
+    /// What stands out: selection, highlight, filters.
+    pub fn set_emphasis(&self, emphasis: Emphasis) {
+        let mut renderer = self.inner.borrow_mut();
+        renderer.emphasis = emphasis;
+        renderer.animate = true;
+    }
+
+    /// Flies to an entity (if drawn).
+    pub fn fly_to(&self, id: &EntityId) {
+        self.inner.borrow_mut().fly_to(id);
+    }
+
+    /// Flies back to the overview and lets the map reframe itself again.
+    pub fn reset_view(&self) {
+        self.inner.borrow_mut().reset_view();
+    }
+
+    /// Puts the camera where a link said, at once.
+    pub fn set_camera(&self, orbit: Orbit) {
+        let mut renderer = self.inner.borrow_mut();
+        renderer.user_moved = true;
+        renderer.fly = None;
+        renderer.set_orbit(orbit);
+    }
+
+    /// The entity drawn under a point of the canvas (CSS pixels from its top left), if any.
+    pub fn pick(&self, x: f32, y: f32) -> Option<EntityId> {
+        self.inner.borrow().pick(x, y)
+    }
 }
 
 impl Drop for SceneHandle {
     fn drop(&mut self) {
         *self.alive.borrow_mut() = false;
+        if let Some(listeners) = self.inner.borrow_mut().listeners.take() {
+            listeners.remove();
+        }
     }
 }
 
@@ -81,7 +149,7 @@ impl Drop for SceneHandle {
 pub fn start(
     canvas: HtmlCanvasElement,
     topology: &Topology,
-    on_frame: impl FnMut(u64) + 'static,
+    callbacks: Callbacks,
 ) -> Result<SceneHandle, SceneError> {
     let options = js_sys::Object::new();
     // `preserveDrawingBuffer` stays off: screenshots are taken by the compositor, not by reading back.
@@ -127,8 +195,9 @@ pub fn start(
     let ambient = AmbientLight::new(&context, 0.45, Srgba::WHITE);
     let sun = DirectionalLight::new(&context, 2.2, Srgba::WHITE, vec3(-0.4, -1.0, -0.6));
 
+    let orbit = Orbit::looking([0.0, 8.0, 40.0], [0.0; 3]);
     let renderer = Rc::new(RefCell::new(Renderer {
-        canvas,
+        canvas: canvas.clone(),
         context,
         camera,
         meshes,
@@ -139,9 +208,18 @@ pub fn start(
         animate: false,
         dirty: true,
         frames: 0,
-        on_frame: Box::new(on_frame),
+        callbacks,
+        orbit,
+        home: None,
+        user_moved: false,
+        fly: None,
+        emphasis: Emphasis::default(),
+        listeners: None,
+        hovered: None,
     }));
     renderer.borrow_mut().animator.set_reduced_motion(prefers_reduced_motion());
+    let listeners = input::listen(&canvas, &renderer);
+    renderer.borrow_mut().listeners = Some(listeners);
     let handle = SceneHandle { inner: renderer, alive: Rc::new(RefCell::new(true)) };
     handle.set_topology(topology);
     run_loop(handle.inner.clone(), handle.alive.clone());
@@ -177,7 +255,7 @@ impl Renderer {
     /// Rewrites the instance data from the animator at `now`; keeps animating while anything moves.
     fn sample(&mut self, now: f64) {
         let [r, g, b, _] = BACKGROUND;
-        let all = instances::animated(self.animator.sample(now), [r, g, b]);
+        let all = instances::animated(self.animator.sample(now), [r, g, b], &self.emphasis);
         for (kind, mesh) in &mut self.meshes {
             let list = all.get(kind).map_or(&[][..], Vec::as_slice);
             mesh.geometry.set_instances(&to_three_d(list));
@@ -193,7 +271,102 @@ impl Renderer {
         let viewport = self.camera.viewport();
         let aspect = viewport.width as f32 / viewport.height.max(1) as f32;
         let (eye, target) = instances::frame(min, max, aspect, FIELD_OF_VIEW_DEGREES.to_radians());
-        self.camera.set_view(Vec3::from(eye), Vec3::from(target), vec3(0.0, 1.0, 0.0));
+        let home = Orbit::looking(eye, target);
+        self.home = Some(home);
+        if !self.user_moved && self.fly.is_none() {
+            self.set_orbit(home);
+        }
+    }
+
+    pub(crate) fn set_orbit(&mut self, orbit: Orbit) {
+        self.orbit = orbit;
+        self.camera.set_view(Vec3::from(orbit.eye()), Vec3::from(orbit.target), vec3(0.0, 1.0, 0.0));
+        self.dirty = true;
+    }
+
+    /// A camera move by the viewer: the map stops reframing itself, a fly under way stops.
+    pub(crate) fn steer(&mut self, orbit: Orbit) {
+        self.user_moved = true;
+        self.fly = None;
+        self.set_orbit(orbit);
+    }
+
+    pub(crate) fn orbit(&self) -> Orbit {
+        self.orbit
+    }
+
+    pub(crate) fn settled(&mut self) {
+        let orbit = self.orbit;
+        (self.callbacks.on_camera)(orbit);
+    }
+
+    fn fly(&mut self, to: Orbit) {
+        if self.animator.reduced_motion() {
+            self.fly = None;
+            self.set_orbit(to);
+            self.settled();
+        } else {
+            self.fly = Some(Fly { from: self.orbit, to, start: now_secs() });
+            self.dirty = true;
+        }
+    }
+
+    pub(crate) fn fly_to(&mut self, id: &EntityId) {
+        let Some(visual) = self.animator.visual(id, now_secs()) else { return };
+        // Close enough to read the entity's neighbourhood, never farther than the viewer already is.
+        let distance = self.orbit.distance.min(30.0).max(12.0);
+        self.user_moved = true;
+        let to = self.orbit.focused(visual.position, distance);
+        self.fly(to);
+    }
+
+    pub(crate) fn reset_view(&mut self) {
+        self.user_moved = false;
+        if let Some(home) = self.home {
+            self.fly(home);
+        }
+    }
+
+    pub(crate) fn selected(&self) -> Option<EntityId> {
+        self.emphasis.selected.clone()
+    }
+
+    pub(crate) fn select(&mut self, id: Option<EntityId>) {
+        (self.callbacks.on_select)(id);
+    }
+
+    pub(crate) fn hover(&mut self, id: Option<EntityId>) {
+        if self.hovered != id {
+            self.hovered.clone_from(&id);
+            (self.callbacks.on_hover)(id);
+        }
+    }
+
+    /// The entity under a canvas point in CSS pixels: a ray from the eye through the pixel against each drawn,
+    /// admitted entity's bounding sphere (see [`crate::pick`]).
+    pub(crate) fn pick(&self, x: f32, y: f32) -> Option<EntityId> {
+        let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()) as f32;
+        let viewport = self.camera.viewport();
+        let pixel = PixelPoint { x: x * ratio, y: viewport.height as f32 - y * ratio };
+        let origin = self.camera.position_at_pixel(pixel);
+        let direction = self.camera.view_direction_at_pixel(pixel);
+        let now = now_secs();
+        let candidates: Vec<(&EntityId, [f32; 3], f32)> = self
+            .animator
+            .sample(now)
+            .filter(|(id, visual)| visual.opacity > 0.3 && self.emphasis.admits(id))
+            .filter_map(|(id, visual)| {
+                let size = scale(id.kind())?;
+                let radius = size.iter().copied().fold(0.0_f32, f32::max) * 0.5 * visual.scale.max(1.0);
+                Some((id, visual.position, radius))
+            })
+            .collect();
+        let hit = crate::pick::nearest_hit(
+            [origin.x, origin.y, origin.z],
+            [direction.x, direction.y, direction.z],
+            candidates.iter().map(|(_, centre, radius)| (*centre, *radius)),
+        )?;
+        Some(candidates[hit].0.clone())
     }
 
     fn frame(&mut self) {
@@ -203,6 +376,16 @@ impl Renderer {
             self.camera.set_viewport(viewport);
             self.frame_camera();
             self.dirty = true;
+        }
+        if let Some(fly) = &self.fly {
+            let t = ((now_secs() - fly.start) / FLY_SECS).min(1.0);
+            let orbit = fly.from.lerp(fly.to, topology::interp::ease_in_out_cubic(t) as f32);
+            let done = t >= 1.0;
+            self.set_orbit(orbit);
+            if done {
+                self.fly = None;
+                self.settled();
+            }
         }
         if self.animate {
             self.sample(now_secs());
@@ -216,7 +399,7 @@ impl Renderer {
             .render(&self.camera, self.meshes.values(), &[&self.ambient, &self.sun]);
         self.dirty = false;
         self.frames += 1;
-        (self.on_frame)(self.frames);
+        (self.callbacks.on_frame)(self.frames);
     }
 }
 
