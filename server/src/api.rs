@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use topology::finding::Finding;
 use topology::protocol::Filters;
 use topology::{Entity, EntityId, HealthLevel, Kind, Relation, Topology};
 
@@ -31,6 +32,9 @@ pub enum ApiError {
     /// No such entity (or path).
     #[error("not found: {0}")]
     NotFound(String),
+    /// A backing store failed (details are logged, not answered).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl IntoResponse for ApiError {
@@ -39,6 +43,7 @@ impl IntoResponse for ApiError {
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         let body = serde_json::json!({ "status": status.as_u16(), "message": self.to_string() });
         (status, Json(body)).into_response()
@@ -242,6 +247,78 @@ pub async fn health(
         HealthView::of(&filters.topology(&topology), true)
     };
     Ok(Json(view))
+}
+
+/// `GET /api/v1/findings` parameters.
+#[derive(Debug, Default, Deserialize)]
+pub struct FindingsQuery {
+    /// `open` (the default), `resolved` or `all`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Incidents still open at or resolved after this time (unix seconds; default: 0).
+    #[serde(default)]
+    pub since: Option<i64>,
+    /// Incidents opened at or before this time (unix seconds; default: now).
+    #[serde(default)]
+    pub until: Option<i64>,
+    /// Only these comma-separated namespaces.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// At most this many (default 200, at most [`MAX_FINDINGS`]).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// The most findings one request returns.
+pub const MAX_FINDINGS: usize = 1000;
+
+/// `GET /api/v1/findings`: incidents newest first, within the caller's scope: a finding whose subject the
+/// caller may not see is left out entirely, and from the others the chain entities and events it may not see
+/// are removed (a pod's chain names its node).
+pub async fn findings(
+    State(state): State<AppState>,
+    Extension(identity): Extension<Identity>,
+    query: Result<Query<FindingsQuery>, QueryRejection>,
+) -> Result<Json<Vec<Finding>>, ApiError> {
+    use crate::findings::store::StateFilter;
+    let Query(query) = query?;
+    let filter = match query.state.as_deref().unwrap_or("open") {
+        "open" => StateFilter::Open,
+        "resolved" => StateFilter::Resolved,
+        "all" => StateFilter::All,
+        other => {
+            return Err(ApiError::BadRequest(format!("state {other:?}: expected open, resolved or all")))
+        }
+    };
+    let namespaces: Vec<&str> = query
+        .namespace
+        .as_deref()
+        .map(|n| n.split(',').filter(|n| !n.is_empty()).collect())
+        .unwrap_or_default();
+    let limit = query.limit.unwrap_or(200).min(MAX_FINDINGS);
+    let Some(findings) = state.findings() else { return Ok(Json(Vec::new())) };
+    // Scoping happens after the query, so ask for enough rows that a scoped caller still gets `limit`.
+    let rows = findings
+        .store
+        .query(filter, query.since.unwrap_or(0), query.until.unwrap_or(i64::MAX), usize::MAX)
+        .await
+        .map_err(|error| {
+            tracing::warn!(error = %crate::findings::chain(&error), "findings query failed");
+            ApiError::Unavailable("the findings history cannot be read".into())
+        })?;
+    let scope = &identity.scope;
+    let visible = rows
+        .into_iter()
+        .filter(|f| scope.admits(&f.subject))
+        .filter(|f| namespaces.is_empty() || namespaces.contains(&f.subject.namespace()))
+        .map(|mut f| {
+            f.entities.retain(|id| scope.admits(id));
+            f.events.retain(|e| scope.admits_event(&e.namespace, e.involved.as_ref()));
+            f
+        })
+        .take(limit)
+        .collect();
+    Ok(Json(visible))
 }
 
 /// Any other `/api/…` path: a JSON 404, not the HTML page.

@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// How to reach the cluster.
     #[command(flatten)]
     pub auth: AuthArgs,
+    /// Findings, history and webhooks.
+    #[command(flatten)]
+    pub findings: crate::findings::FindingsArgs,
     /// Watch only these namespaces (comma-separated; default all).
     #[arg(long, value_delimiter = ',', env = "GESTALT_NAMESPACES")]
     pub namespaces: Vec<String>,
@@ -92,6 +95,9 @@ pub struct DemoArgs {
     /// Web server settings.
     #[command(flatten)]
     pub web: WebArgs,
+    /// Findings, history and webhooks.
+    #[command(flatten)]
+    pub findings: crate::findings::FindingsArgs,
     /// What the simulated cluster contains: `kgents`, `multi-agent`, `orchestrator`, `scale:N` (N pods) or
     /// `empty`.
     #[arg(long, default_value = "kgents", env = "GESTALT_SCENARIO")]

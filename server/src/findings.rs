@@ -1,0 +1,162 @@
+//! Findings (issue 10): the detectors' engine, the incident history and the webhook notifier, wired to the
+//! collector's hub and event log.
+//!
+//! The detectors themselves are pure and live in [`topology::finding`]; this module holds what needs a
+//! runtime: a task that re-runs them as the cluster changes ([`engine`]), SQLite ([`store`]) and HTTP
+//! ([`webhook`]).
+
+pub mod engine;
+pub mod store;
+pub mod webhook;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use tokio::sync::{mpsc, watch};
+use topology::finding::{Severity, Thresholds, Tiers, TiersError};
+
+use self::store::{Store, StoreError};
+use self::webhook::{Format, Target, WebhookError};
+use crate::collector::events::EventLog;
+use crate::live::Hub;
+
+/// Why findings could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum FindingsError {
+    /// The tiers file cannot be read.
+    #[error("cannot read the tiers file {path}")]
+    ReadTiers {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The tiers file is not valid.
+    #[error("tiers file {path}")]
+    Tiers {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        source: TiersError,
+    },
+    /// A `--webhook-min-severity` that is not a severity.
+    #[error("--webhook-min-severity {0:?}: expected info, warning, high or critical")]
+    Severity(String),
+    /// The history database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A webhook.
+    #[error(transparent)]
+    Webhook(#[from] WebhookError),
+}
+
+/// Flags of the findings engine (shared by `serve` and `demo`).
+#[derive(Debug, Clone, Args)]
+pub struct FindingsArgs {
+    /// JSON file mapping namespaces and `namespace/service` to criticality tiers P0–P3.
+    #[arg(long, env = "GESTALT_FINDINGS_TIERS")]
+    pub findings_tiers: Option<PathBuf>,
+    /// SQLite file keeping the incident history across restarts (created if absent). Without it the history
+    /// lives in memory and is lost on restart.
+    #[arg(long, env = "GESTALT_FINDINGS_DB")]
+    pub findings_db: Option<PathBuf>,
+    /// How long a pod may stay Pending before it is a finding, in seconds.
+    #[arg(long, env = "GESTALT_FINDINGS_PENDING_SECS", default_value_t = 300)]
+    pub findings_pending_secs: i64,
+    /// How long unavailable replicas, empty services and unbound claims must last before they open, in
+    /// seconds.
+    #[arg(long, env = "GESTALT_FINDINGS_GRACE_SECS", default_value_t = 60)]
+    pub findings_grace_secs: i64,
+    /// A webhook to notify on open and resolve: `slack:URL`, `json:URL` or a URL in `--webhook-format`.
+    /// Repeatable; comma-separated in the environment.
+    #[arg(long = "webhook", env = "GESTALT_WEBHOOKS", value_delimiter = ',')]
+    pub webhooks: Vec<String>,
+    /// The payload of webhooks given without a `slack:`/`json:` prefix.
+    #[arg(long, env = "GESTALT_WEBHOOK_FORMAT", value_enum, default_value = "json")]
+    pub webhook_format: Format,
+    /// Findings below this severity are not notified: info, warning, high or critical.
+    #[arg(long, env = "GESTALT_WEBHOOK_MIN_SEVERITY", default_value = "high")]
+    pub webhook_min_severity: String,
+    /// Directory for notifications that could not be delivered (JSON lines, replayed on start and every
+    /// minute).
+    #[arg(long, env = "GESTALT_WEBHOOK_SPOOL")]
+    pub webhook_spool: Option<PathBuf>,
+    /// Notifications per minute per webhook.
+    #[arg(long, env = "GESTALT_WEBHOOK_RATE", default_value_t = 30)]
+    pub webhook_rate: u32,
+}
+
+/// What the API needs: the history.
+#[derive(Debug, Clone)]
+pub struct Findings {
+    /// The incident history.
+    pub store: Store,
+}
+
+/// The error and its causes on one line, for logs.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// Opens the history, starts the notifier and the engine following `hub` and `events`.
+///
+/// # Errors
+/// [`FindingsError`] for a bad tiers file, severity, webhook or database.
+pub async fn start(
+    args: &FindingsArgs,
+    hub: Hub,
+    events: EventLog,
+    ready: watch::Receiver<bool>,
+) -> Result<Findings, FindingsError> {
+    let tiers = match &args.findings_tiers {
+        Some(path) => {
+            let name = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .map_err(|source| FindingsError::ReadTiers { path: name.clone(), source })?;
+            Tiers::from_json(&text).map_err(|source| FindingsError::Tiers { path: name, source })?
+        }
+        None => Tiers::default(),
+    };
+    let min_severity = Severity::parse(&args.webhook_min_severity)
+        .ok_or_else(|| FindingsError::Severity(args.webhook_min_severity.clone()))?;
+    let targets = args
+        .webhooks
+        .iter()
+        .filter(|w| !w.trim().is_empty())
+        .map(|w| Target::parse(w.trim(), args.webhook_format))
+        .collect::<Result<Vec<_>, _>>()?;
+    let store = Store::open(args.findings_db.as_deref())?;
+    if args.findings_db.is_none() {
+        tracing::info!("findings: history kept in memory (--findings-db FILE keeps it across restarts)");
+    }
+    let notices = if targets.is_empty() {
+        None
+    } else {
+        let (tx, rx) = mpsc::channel(1024);
+        let settings = webhook::Settings {
+            targets,
+            min_severity,
+            spool: args.webhook_spool.clone(),
+            per_minute: args.webhook_rate,
+            attempts: 5,
+            backoff: Duration::from_millis(500),
+        };
+        webhook::spawn(&settings, rx)?;
+        Some(tx)
+    };
+    let thresholds = Thresholds { pending_secs: args.findings_pending_secs, ..Thresholds::default() };
+    let engine =
+        engine::Engine::resume(store.clone(), tiers, thresholds, args.findings_grace_secs, notices).await?;
+    tokio::spawn(engine::run(engine, hub, events, ready));
+    Ok(Findings { store })
+}
