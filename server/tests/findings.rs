@@ -1,0 +1,217 @@
+//! Findings end to end: the real binary runs the demo's simulated cluster (which has a crash-looping and an
+//! image-pull-failing pod), the detectors open findings for them, a webhook receiver hears about it, deleting
+//! the crash-looping pod through the cluster's API resolves its finding, a viewer scoped to another namespace
+//! sees none of it, and the history is still there after a restart on the same database.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::DeleteParams;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+
+const ADMIN: &str = "findings-admin-token-0123456789ab";
+const OTHER: &str = "findings-other-team-token-012345";
+const OTHER_NS: &str = "kgents-gateway";
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Demo {
+    child: Child,
+    addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Demo {
+    fn start(dir: &Path, webhook: SocketAddr) -> Demo {
+        std::fs::create_dir_all(dir.join("site/pkg")).unwrap();
+        std::fs::write(dir.join("site/pkg/gestalt-live.js"), "").unwrap();
+        std::fs::write(
+            dir.join("tokens"),
+            format!("{ADMIN} name=admin\n{OTHER} name=other namespaces={OTHER_NS}\n"),
+        )
+        .unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_gestalt-live"))
+            .args(["demo", "--scenario", "kgents", "--listen", &addr.to_string(), "--site-root"])
+            .arg(dir.join("site"))
+            .arg("--write-kubeconfig")
+            .arg(dir.join("kubeconfig"))
+            .arg("--auth-token-file")
+            .arg(dir.join("tokens"))
+            .arg("--findings-db")
+            .arg(dir.join("findings.db"))
+            .args(["--webhook", &format!("json:http://{webhook}/hook"), "--webhook-min-severity", "warning"])
+            .env("GESTALT_LOG", "info")
+            // A still cluster: only the test changes it.
+            .env("GESTALT_CHURN", "0")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::options().create(true).append(true).open(dir.join("demo.log")).unwrap())
+            .spawn()
+            .expect("start gestalt-live demo");
+        Demo { child, addr, dir: dir.to_owned() }
+    }
+
+    async fn findings(&self, query: &str, token: &str) -> Vec<serde_json::Value> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(mut stream) = tokio::net::TcpStream::connect(self.addr).await else { return Vec::new() };
+        let request = format!(
+            "GET /api/v1/findings?{query} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n",
+            self.addr
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut response)).await.unwrap().unwrap();
+        let text = String::from_utf8_lossy(&response);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else { return Vec::new() };
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        // Small answers may come chunked: the JSON array is between the first '[' and the last ']'.
+        let (Some(start), Some(end)) = (body.find('['), body.rfind(']')) else { return Vec::new() };
+        serde_json::from_str(&body[start..=end]).unwrap()
+    }
+
+    async fn kube(&self) -> Client {
+        let kubeconfig = Kubeconfig::read_from(self.dir.join("kubeconfig")).unwrap();
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.unwrap();
+        Client::try_from(config).unwrap()
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "----- gestalt-live demo log:\n{}",
+                std::fs::read_to_string(self.dir.join("demo.log")).unwrap_or_default()
+            );
+        }
+    }
+}
+
+async fn within<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn by_detector(findings: &[serde_json::Value], detector: &str) -> Option<serde_json::Value> {
+    findings.iter().find(|f| f["detector"] == detector).cloned()
+}
+
+async fn webhook_receiver() -> (SocketAddr, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(serde_json::from_str(&body).unwrap());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detectors_open_notify_resolve_stay_scoped_and_survive_a_restart() {
+    let dir = std::env::temp_dir().join(format!("gestalt-live-findings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (hook, received) = webhook_receiver().await;
+    let demo = Demo::start(&dir, hook);
+
+    let open = within("the crash-loop and image-pull findings", || async {
+        let open = demo.findings("state=open", ADMIN).await;
+        (by_detector(&open, "crash-loop").is_some() && by_detector(&open, "image-pull").is_some())
+            .then_some(open)
+    })
+    .await;
+    let crash = by_detector(&open, "crash-loop").unwrap();
+    let pull = by_detector(&open, "image-pull").unwrap();
+    assert_eq!(crash["subject"]["namespace"], "kgents-agents");
+    assert!(crash["message"].as_str().unwrap().contains("CrashLoopBackOff"), "{crash}");
+    assert!(pull["message"].as_str().unwrap().contains("ImagePullBackOff"), "{pull}");
+    assert!(crash["entities"].as_array().unwrap().len() > 1, "the chain names more than the pod: {crash}");
+
+    // A viewer of another namespace sees no finding about anything outside it, nor any chain entity.
+    let theirs = demo.findings("state=all", OTHER).await;
+    for f in &theirs {
+        assert_eq!(f["subject"]["namespace"], OTHER_NS, "{f}");
+        for id in f["entities"].as_array().unwrap() {
+            assert_eq!(id["namespace"], OTHER_NS, "{f}");
+        }
+    }
+    assert!(by_detector(&theirs, "crash-loop").is_none());
+
+    // The webhook heard about the crash loop.
+    within("the webhook notification", || async {
+        let got = received.lock().unwrap().clone();
+        got.iter().any(|n| n["event"] == "opened" && n["key"] == crash["key"]).then_some(())
+    })
+    .await;
+
+    // The cause goes away: the crash-looping pod is deleted.
+    let client = demo.kube().await;
+    let name = crash["subject"]["name"].as_str().unwrap().to_owned();
+    Api::<Pod>::namespaced(client, "kgents-agents").delete(&name, &DeleteParams::default()).await.unwrap();
+    let resolved = within("the crash-loop finding to resolve", || async {
+        let all = demo.findings("state=resolved", ADMIN).await;
+        all.into_iter().find(|f| f["key"] == crash["key"])
+    })
+    .await;
+    assert!(resolved["resolved"].as_i64().unwrap() >= resolved["opened"].as_i64().unwrap());
+    within("the resolve notification", || async {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|n| n["event"] == "resolved" && n["key"] == crash["key"])
+            .then_some(())
+    })
+    .await;
+
+    // Restart on the same database: the resolved incident is history, the open one keeps its open time.
+    demo.stop();
+    let demo = Demo::start(&dir, hook);
+    let history = within("the history after a restart", || async {
+        let all = demo.findings("state=all", ADMIN).await;
+        let keys: BTreeMap<String, usize> = all.iter().fold(BTreeMap::new(), |mut m, f| {
+            *m.entry(f["key"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+            m
+        });
+        keys.contains_key(crash["key"].as_str().unwrap()).then_some(all)
+    })
+    .await;
+    let old = history.iter().find(|f| f["key"] == crash["key"] && f["resolved"] == resolved["resolved"]);
+    assert!(old.is_some(), "the resolved incident survived: {history:?}");
+    let still = history.iter().find(|f| f["key"] == pull["key"] && f["resolved"].is_null()).unwrap();
+    assert_eq!(still["opened"], pull["opened"], "an open incident is resumed, not reopened");
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
