@@ -2,22 +2,21 @@
 //! collector's hub and event log.
 //!
 //! The detectors themselves are pure and live in [`topology::finding`]; this module holds what needs a
-//! runtime: a task that re-runs them as the cluster changes ([`engine`]), SQLite ([`store`]) and HTTP
+//! runtime: a task that re-runs them as the cluster changes ([`engine`]), `SQLite` ([`store`]) and HTTP
 //! ([`webhook`]).
 
 pub mod engine;
 pub mod store;
 pub mod webhook;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::Args;
 use tokio::sync::{mpsc, watch};
 use topology::finding::{Severity, Thresholds, Tiers, TiersError};
 
 use self::store::{Store, StoreError};
-use self::webhook::{Format, Target, WebhookError};
+use self::webhook::{Target, WebhookError};
+pub use crate::cli::FindingsArgs;
 use crate::collector::events::EventLog;
 use crate::live::Hub;
 
@@ -51,42 +50,6 @@ pub enum FindingsError {
     /// A webhook.
     #[error(transparent)]
     Webhook(#[from] WebhookError),
-}
-
-/// Flags of the findings engine (shared by `serve` and `demo`).
-#[derive(Debug, Clone, Args)]
-pub struct FindingsArgs {
-    /// JSON file mapping namespaces and `namespace/service` to criticality tiers P0–P3.
-    #[arg(long, env = "GESTALT_FINDINGS_TIERS")]
-    pub findings_tiers: Option<PathBuf>,
-    /// SQLite file keeping the incident history across restarts (created if absent). Without it the history
-    /// lives in memory and is lost on restart.
-    #[arg(long, env = "GESTALT_FINDINGS_DB")]
-    pub findings_db: Option<PathBuf>,
-    /// How long a pod may stay Pending before it is a finding, in seconds.
-    #[arg(long, env = "GESTALT_FINDINGS_PENDING_SECS", default_value_t = 300)]
-    pub findings_pending_secs: i64,
-    /// How long unavailable replicas, empty services and unbound claims must last before they open, in
-    /// seconds.
-    #[arg(long, env = "GESTALT_FINDINGS_GRACE_SECS", default_value_t = 60)]
-    pub findings_grace_secs: i64,
-    /// A webhook to notify on open and resolve: `slack:URL`, `json:URL` or a URL in `--webhook-format`.
-    /// Repeatable; comma-separated in the environment.
-    #[arg(long = "webhook", env = "GESTALT_WEBHOOKS", value_delimiter = ',')]
-    pub webhooks: Vec<String>,
-    /// The payload of webhooks given without a `slack:`/`json:` prefix.
-    #[arg(long, env = "GESTALT_WEBHOOK_FORMAT", value_enum, default_value = "json")]
-    pub webhook_format: Format,
-    /// Findings below this severity are not notified: info, warning, high or critical.
-    #[arg(long, env = "GESTALT_WEBHOOK_MIN_SEVERITY", default_value = "high")]
-    pub webhook_min_severity: String,
-    /// Directory for notifications that could not be delivered (JSON lines, replayed on start and every
-    /// minute).
-    #[arg(long, env = "GESTALT_WEBHOOK_SPOOL")]
-    pub webhook_spool: Option<PathBuf>,
-    /// Notifications per minute per webhook.
-    #[arg(long, env = "GESTALT_WEBHOOK_RATE", default_value_t = 30)]
-    pub webhook_rate: u32,
 }
 
 /// What the API needs: the history.

@@ -1,4 +1,4 @@
-//! The findings history: every finding with its open and resolve times, in SQLite, so incidents survive a
+//! The findings history: every finding with its open and resolve times, in `SQLite`, so incidents survive a
 //! restart and `GET /api/v1/findings` can answer "what happened last night".
 //!
 //! One row per incident (a finding that opens, resolves and opens again is two rows); the finding itself is

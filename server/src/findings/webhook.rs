@@ -8,6 +8,7 @@
 //! (Slack URLs embed a secret), and payloads hold names, counts and reasons only, never event messages.
 
 use std::collections::{HashSet, VecDeque};
+use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -74,14 +75,7 @@ pub struct Notice {
     pub finding: Finding,
 }
 
-/// The payload shape a receiver expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Slack (and Mattermost, Rocket.Chat…) incoming webhooks: `{"text": "…"}`.
-    Slack,
-    /// The finding as a JSON document.
-    Json,
-}
+pub use crate::cli::WebhookFormat as Format;
 
 /// One receiver.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,7 +105,10 @@ impl Target {
     /// A name safe to log and to name the spool file: host and a hash of the whole URL.
     pub fn id(&self) -> String {
         let digest = ring::digest::digest(&ring::digest::SHA256, self.url.as_bytes());
-        let hex: String = digest.as_ref()[..6].iter().map(|b| format!("{b:02x}")).collect();
+        let hex = digest.as_ref()[..6].iter().fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        });
         let host = self.url.parse::<axum::http::Uri>().ok().and_then(|u| u.host().map(str::to_owned));
         format!("{}-{hex}", host.unwrap_or_default())
     }
@@ -268,12 +265,13 @@ impl Worker {
     /// Delivers, or appends to the spool when delivery fails.
     pub async fn deliver_or_spool(&mut self, body: Bytes) {
         let Err(error) = self.deliver(body.clone()).await else { return };
-        match &self.spool {
-            Some(path) => match append(path, &body) {
-                Ok(()) => tracing::warn!(%error, spool = %path.display(), "webhook: undeliverable, spooled"),
-                Err(spool) => tracing::error!(%error, %spool, "webhook: undeliverable and cannot be spooled"),
-            },
-            None => tracing::error!(%error, "webhook: undeliverable (no spool directory)"),
+        let Some(path) = &self.spool else {
+            tracing::error!(%error, "webhook: undeliverable (no spool directory)");
+            return;
+        };
+        match append(path, &body) {
+            Ok(()) => tracing::warn!(%error, spool = %path.display(), "webhook: undeliverable, spooled"),
+            Err(spool) => tracing::error!(%error, %spool, "webhook: undeliverable and cannot be spooled"),
         }
     }
 
