@@ -137,6 +137,11 @@ pub struct EventsQuery {
     pub limit: Option<usize>,
 }
 
+/// The non-empty items of a comma-separated parameter (none when absent).
+fn comma_list(value: Option<&str>) -> Vec<&str> {
+    value.map(|v| v.split(',').filter(|n| !n.is_empty()).collect()).unwrap_or_default()
+}
+
 /// `GET /api/v1/events`: the collector's recent Kubernetes events, newest first (not gated on readiness: an
 /// empty list while the events are listed is the truth).
 pub async fn events(
@@ -145,11 +150,7 @@ pub async fn events(
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Json<Vec<topology::EventRecord>>, ApiError> {
     let Query(query) = query?;
-    let namespaces: Vec<&str> = query
-        .namespace
-        .as_deref()
-        .map(|n| n.split(',').filter(|n| !n.is_empty()).collect())
-        .unwrap_or_default();
+    let namespaces = comma_list(query.namespace.as_deref());
     let entity = match query.entity.as_deref() {
         Some(text) => Some(text.parse::<EntityId>().map_err(|e: topology::id::IdError| {
             ApiError::BadRequest(format!("entity: {e}: expected cluster/kind/namespace/name"))
@@ -289,11 +290,7 @@ pub async fn findings(
             return Err(ApiError::BadRequest(format!("state {other:?}: expected open, resolved or all")))
         }
     };
-    let namespaces: Vec<&str> = query
-        .namespace
-        .as_deref()
-        .map(|n| n.split(',').filter(|n| !n.is_empty()).collect())
-        .unwrap_or_default();
+    let namespaces = comma_list(query.namespace.as_deref());
     let limit = query.limit.unwrap_or(200).min(MAX_FINDINGS);
     let Some(findings) = state.findings() else { return Ok(Json(Vec::new())) };
     // Scoping happens after the query, so ask for enough rows that a scoped caller still gets `limit`.
@@ -302,7 +299,7 @@ pub async fn findings(
         .query(filter, query.since.unwrap_or(0), query.until.unwrap_or(i64::MAX), usize::MAX)
         .await
         .map_err(|error| {
-            tracing::warn!(error = %crate::findings::chain(&error), "findings query failed");
+            tracing::warn!(error = %crate::live::session::one_line(&error), "findings query failed");
             ApiError::Unavailable("the findings history cannot be read".into())
         })?;
     let scope = &identity.scope;

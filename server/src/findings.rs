@@ -59,18 +59,6 @@ pub struct Findings {
     pub store: Store,
 }
 
-/// The error and its causes on one line, for logs.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        out.push_str(": ");
-        out.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    out
-}
-
 /// Opens the history, starts the notifier and the engine following `hub` and `events`.
 ///
 /// # Errors

@@ -173,7 +173,7 @@ pub async fn run(mut engine: Engine, hub: Hub, events: EventLog, mut ready: watc
                     Ok(_) => {}
                     // The next round retries: the open set was left as it was.
                     Err(error) => {
-                        tracing::warn!(error = %crate::findings::chain(&error), "findings: cannot record");
+                        tracing::warn!(error = %crate::live::session::one_line(&error), "findings: cannot record");
                     }
                 }
                 last = Some(state);
