@@ -10,8 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Pod;
-use kube::api::DeleteParams;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Endpoints, Event, Node, PersistentVolumeClaim, Pod, Service};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client, Config};
 
@@ -27,7 +28,7 @@ struct Demo {
 }
 
 impl Demo {
-    fn start(dir: &Path, webhook: SocketAddr) -> Demo {
+    fn start(dir: &Path, webhook: SocketAddr, extra: &[&str]) -> Demo {
         std::fs::create_dir_all(dir.join("site/pkg")).unwrap();
         std::fs::write(dir.join("site/pkg/gestalt-live.js"), "").unwrap();
         std::fs::write(
@@ -47,6 +48,7 @@ impl Demo {
             .arg("--findings-db")
             .arg(dir.join("findings.db"))
             .args(["--webhook", &format!("json:http://{webhook}/hook"), "--webhook-min-severity", "warning"])
+            .args(extra)
             .env("GESTALT_LOG", "info")
             // A still cluster: only the test changes it.
             .env("GESTALT_CHURN", "0")
@@ -144,7 +146,7 @@ async fn detectors_open_notify_resolve_stay_scoped_and_survive_a_restart() {
     let dir = std::env::temp_dir().join(format!("gestalt-live-findings-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let (hook, received) = webhook_receiver().await;
-    let demo = Demo::start(&dir, hook);
+    let demo = Demo::start(&dir, hook, &[]);
 
     let open = within("the crash-loop and image-pull findings", || async {
         let open = demo.findings("state=open", ADMIN).await;
@@ -198,7 +200,7 @@ async fn detectors_open_notify_resolve_stay_scoped_and_survive_a_restart() {
 
     // Restart on the same database: the resolved incident is history, the open one keeps its open time.
     demo.stop();
-    let demo = Demo::start(&dir, hook);
+    let demo = Demo::start(&dir, hook, &[]);
     let history = within("the history after a restart", || async {
         let all = demo.findings("state=all", ADMIN).await;
         let keys: BTreeMap<String, usize> = all.iter().fold(BTreeMap::new(), |mut m, f| {
@@ -212,6 +214,126 @@ async fn detectors_open_notify_resolve_stay_scoped_and_survive_a_restart() {
     assert!(old.is_some(), "the resolved incident survived: {history:?}");
     let still = history.iter().find(|f| f["key"] == pull["key"] && f["resolved"].is_null()).unwrap();
     assert_eq!(still["opened"], pull["opened"], "an open incident is resumed, not reopened");
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn object<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+    serde_json::from_value(value).unwrap()
+}
+
+const NS: &str = "kgents-agents";
+
+/// Writes, through the cluster's API, one broken object per remaining detector (the still demo has no
+/// controllers to fix or fill them in), checks each opens, then removes each cause and checks each resolves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn written_causes_open_controller_node_service_claim_and_pending_findings_and_removing_them_resolves() {
+    let dir = std::env::temp_dir().join(format!("gestalt-live-findings-written-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (hook, _) = webhook_receiver().await;
+    let demo = Demo::start(&dir, hook, &["--findings-grace-secs", "0", "--findings-pending-secs", "0"]);
+    within("the demo to answer", || async {
+        (!demo.findings("state=open", ADMIN).await.is_empty()).then_some(())
+    })
+    .await;
+    let client = demo.kube().await;
+    let post = PostParams::default();
+    let status = |value| Patch::Merge(value);
+    let nodes: Api<Node> = Api::all(client.clone());
+    nodes.create(&post, &object(serde_json::json!({"metadata": {"name": "gl-sick"}}))).await.unwrap();
+    let sick = serde_json::json!({"status": {"conditions": [
+        {"type": "Ready", "status": "False", "reason": "KubeletNotReady"},
+        {"type": "MemoryPressure", "status": "True"}
+    ]}});
+    nodes.patch_status("gl-sick", &PatchParams::default(), &status(sick)).await.unwrap();
+    let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
+    let job = serde_json::json!({"metadata": {"name": "gl-migrate"}, "spec": {"template": {"spec": {
+        "restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}}}});
+    jobs.create(&post, &object(job)).await.unwrap();
+    let failed =
+        serde_json::json!({"status": {"failed": 4, "conditions": [{"type": "Failed", "status": "True"}]}});
+    jobs.patch_status("gl-migrate", &PatchParams::default(), &status(failed)).await.unwrap();
+    let services: Api<Service> = Api::namespaced(client.clone(), NS);
+    let service = serde_json::json!({"metadata": {"name": "gl-empty"}, "spec": {"selector": {"app": "gl-nothing"},
+        "ports": [{"port": 80}]}});
+    services.create(&post, &object(service)).await.unwrap();
+    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), NS);
+    let empty = serde_json::json!({"metadata": {"name": "gl-empty"}, "subsets": [{"notReadyAddresses": [{"ip": "10.0.0.9"}],
+        "ports": [{"port": 80}]}]});
+    endpoints.create(&post, &object(empty)).await.unwrap();
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), NS);
+    let claim = serde_json::json!({"metadata": {"name": "gl-claim"}, "spec": {"accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "1Gi"}}}});
+    claims.create(&post, &object(claim)).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let pod = serde_json::json!({"metadata": {"name": "gl-waiting"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    pods.create(&post, &object(pod)).await.unwrap();
+    let unschedulable = serde_json::json!({"status": {"phase": "Pending", "conditions": [
+        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}});
+    pods.patch_status("gl-waiting", &PatchParams::default(), &status(unschedulable)).await.unwrap();
+    let event = serde_json::json!({"metadata": {"name": "gl-waiting.1"}, "involvedObject": {"kind": "Pod", "name": "gl-waiting",
+        "namespace": NS}, "reason": "FailedScheduling", "type": "Warning", "count": 3,
+        "message": "0/3 nodes are available: 3 Insufficient memory."});
+    Api::<Event>::namespaced(client.clone(), NS).create(&post, &object(event)).await.unwrap();
+
+    let expected = [
+        ("node-not-ready", "c/node//gl-sick"),
+        ("node-pressure", "c/node//gl-sick"),
+        ("job-failed", "job/kgents-agents/gl-migrate"),
+        ("no-endpoints", "service/kgents-agents/gl-empty"),
+        ("pvc-pending", "persistentvolumeclaim/kgents-agents/gl-claim"),
+        ("pending-too-long", "pod/kgents-agents/gl-waiting"),
+    ];
+    let open = within("a finding for every written cause", || async {
+        let open = demo.findings("state=open", ADMIN).await;
+        let keys: Vec<String> =
+            open.iter().map(|f| f["key"].as_str().unwrap_or_default().to_owned()).collect();
+        expected
+            .iter()
+            .all(|(detector, tail)| {
+                keys.iter().any(|k| {
+                    k.starts_with(&format!("{detector}/")) && k.ends_with(tail.trim_start_matches("c/"))
+                })
+            })
+            .then_some(open)
+    })
+    .await;
+    let pending = open
+        .iter()
+        .find(|f| f["detector"] == "pending-too-long" && f["subject"]["name"] == "gl-waiting")
+        .unwrap();
+    assert!(
+        pending["message"].as_str().unwrap().ends_with("0/3 nodes are available: 3 Insufficient memory."),
+        "{pending}"
+    );
+    let node =
+        open.iter().find(|f| f["detector"] == "node-not-ready" && f["subject"]["name"] == "gl-sick").unwrap();
+    assert_eq!(node["severity"], "CRITICAL");
+    // A viewer of one namespace never sees node findings (nodes are cluster-scoped).
+    assert!(demo.findings("state=all", OTHER).await.iter().all(|f| f["subject"]["kind"] != "Node"));
+
+    let healthy = serde_json::json!({"status": {"conditions": [
+        {"type": "Ready", "status": "True"}, {"type": "MemoryPressure", "status": "False"}]}});
+    nodes.patch_status("gl-sick", &PatchParams::default(), &status(healthy)).await.unwrap();
+    let gone = DeleteParams::default();
+    jobs.delete("gl-migrate", &gone).await.unwrap();
+    services.delete("gl-empty", &gone).await.unwrap();
+    claims.delete("gl-claim", &gone).await.unwrap();
+    pods.delete("gl-waiting", &gone).await.unwrap();
+    within("every written cause's finding to resolve", || async {
+        let resolved = demo.findings("state=resolved", ADMIN).await;
+        let keys: Vec<String> =
+            resolved.iter().map(|f| f["key"].as_str().unwrap_or_default().to_owned()).collect();
+        expected
+            .iter()
+            .all(|(detector, tail)| {
+                keys.iter().any(|k| {
+                    k.starts_with(&format!("{detector}/")) && k.ends_with(tail.trim_start_matches("c/"))
+                })
+            })
+            .then_some(())
+    })
+    .await;
     drop(demo);
     let _ = std::fs::remove_dir_all(&dir);
 }
