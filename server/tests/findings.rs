@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Node, PersistentVolumeClaim, Pod, Service};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -332,6 +333,104 @@ async fn written_causes_open_controller_node_service_claim_and_pending_findings_
                 })
             })
             .then_some(())
+    })
+    .await;
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn workload_spec(name: &str, replicas: bool) -> serde_json::Value {
+    let mut spec = serde_json::json!({"selector": {"matchLabels": {"app": name}}, "template": {
+        "metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}});
+    if replicas {
+        spec["replicas"] = 2.into();
+        spec["serviceName"] = name.into();
+    }
+    serde_json::json!({"metadata": {"name": name}, "spec": spec})
+}
+
+/// The workload and pod-status detectors, on causes written through the cluster's API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_when_deleted() {
+    let dir = std::env::temp_dir().join(format!("gestalt-live-findings-workloads-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (hook, _) = webhook_receiver().await;
+    let demo = Demo::start(&dir, hook, &["--findings-grace-secs", "0"]);
+    within("the demo to answer", || async {
+        (!demo.findings("state=open", ADMIN).await.is_empty()).then_some(())
+    })
+    .await;
+    let client = demo.kube().await;
+    let (post, patch) = (PostParams::default(), PatchParams::default());
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    for name in ["gl-api", "gl-stuck"] {
+        deployments.create(&post, &object(workload_spec(name, true))).await.unwrap();
+        let unavailable =
+            serde_json::json!({"status": {"replicas": 2, "updatedReplicas": 1, "availableReplicas": 0}});
+        deployments.patch_status(name, &patch, &Patch::Merge(unavailable)).await.unwrap();
+    }
+    let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
+    statefulsets.create(&post, &object(workload_spec("gl-db", true))).await.unwrap();
+    let not_ready = serde_json::json!({"status": {"replicas": 2, "readyReplicas": 1}});
+    statefulsets.patch_status("gl-db", &patch, &Patch::Merge(not_ready)).await.unwrap();
+    let daemonsets: Api<DaemonSet> = Api::namespaced(client.clone(), NS);
+    daemonsets.create(&post, &object(workload_spec("gl-agent", false))).await.unwrap();
+    let short = serde_json::json!({"status": {"desiredNumberScheduled": 3, "currentNumberScheduled": 2,
+        "numberReady": 2, "numberMisscheduled": 0}});
+    daemonsets.patch_status("gl-agent", &patch, &Patch::Merge(short)).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    for name in ["gl-oom", "gl-flap"] {
+        let pod = serde_json::json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+        pods.create(&post, &object(pod)).await.unwrap();
+    }
+    let oom = serde_json::json!({"status": {"phase": "Running", "containerStatuses": [{"name": "c", "image": "busybox",
+        "imageID": "", "ready": true, "restartCount": 6, "state": {"running": {}},
+        "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}});
+    pods.patch_status("gl-oom", &patch, &Patch::Merge(oom)).await.unwrap();
+    let running = serde_json::json!({"status": {"phase": "Running", "containerStatuses": [{"name": "c", "image": "busybox",
+        "imageID": "", "ready": false, "restartCount": 0, "state": {"running": {}}}]}});
+    pods.patch_status("gl-flap", &patch, &Patch::Merge(running)).await.unwrap();
+    let events: Api<Event> = Api::namespaced(client.clone(), NS);
+    let probe = serde_json::json!({"metadata": {"name": "gl-flap.1"}, "involvedObject": {"kind": "Pod", "name": "gl-flap",
+        "namespace": NS}, "reason": "Unhealthy", "type": "Warning", "count": 5,
+        "message": "Readiness probe failed: HTTP probe failed with statuscode: 503"});
+    events.create(&post, &object(probe)).await.unwrap();
+    let deadline = serde_json::json!({"metadata": {"name": "gl-stuck.1"}, "involvedObject": {"kind": "Deployment",
+        "name": "gl-stuck", "namespace": NS}, "reason": "ProgressDeadlineExceeded", "type": "Warning", "count": 1,
+        "message": "Deployment does not have minimum availability."});
+    events.create(&post, &object(deadline)).await.unwrap();
+
+    let expected = [
+        "unavailable-replicas/c/deployment/kgents-agents/gl-api",
+        "rollout-stuck/c/deployment/kgents-agents/gl-stuck",
+        "statefulset-not-ready/c/statefulset/kgents-agents/gl-db",
+        "daemonset-misscheduled/c/daemonset/kgents-agents/gl-agent",
+        "oom-killed/c/pod/kgents-agents/gl-oom",
+        "restarts/c/pod/kgents-agents/gl-oom",
+        "readiness-flapping/c/pod/kgents-agents/gl-flap",
+    ];
+    let all_there = |found: &[serde_json::Value]| {
+        expected.iter().all(|want| {
+            let (detector, rest) = want.split_once("/c/").unwrap();
+            found.iter().any(|f| {
+                let key = f["key"].as_str().unwrap_or_default();
+                key.starts_with(&format!("{detector}/")) && key.ends_with(rest)
+            })
+        })
+    };
+    within("a finding for every written cause", || async {
+        all_there(&demo.findings("state=open", ADMIN).await).then_some(())
+    })
+    .await;
+    let gone = DeleteParams::default();
+    deployments.delete("gl-api", &gone).await.unwrap();
+    deployments.delete("gl-stuck", &gone).await.unwrap();
+    statefulsets.delete("gl-db", &gone).await.unwrap();
+    daemonsets.delete("gl-agent", &gone).await.unwrap();
+    pods.delete("gl-oom", &gone).await.unwrap();
+    pods.delete("gl-flap", &gone).await.unwrap();
+    within("every written cause's finding to resolve", || async {
+        all_there(&demo.findings("state=resolved", ADMIN).await).then_some(())
     })
     .await;
     drop(demo);
