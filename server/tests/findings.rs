@@ -224,19 +224,21 @@ fn object<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
 
 const NS: &str = "kgents-agents";
 
-/// Writes, through the cluster's API, one broken object per remaining detector (the still demo has no
-/// controllers to fix or fill them in), checks each opens, then removes each cause and checks each resolves.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn written_causes_open_controller_node_service_claim_and_pending_findings_and_removing_them_resolves() {
-    let dir = std::env::temp_dir().join(format!("gestalt-live-findings-written-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let (hook, _) = webhook_receiver().await;
-    let demo = Demo::start(&dir, hook, &["--findings-grace-secs", "0", "--findings-pending-secs", "0"]);
-    within("the demo to answer", || async {
-        (!demo.findings("state=open", ADMIN).await.is_empty()).then_some(())
+/// Whether `found` holds a finding for each `detector/c/kind/namespace/name` (the demo's cluster name is not
+/// `c`: only the detector and the part after the cluster are compared).
+fn has_all(found: &[serde_json::Value], expected: &[&str]) -> bool {
+    expected.iter().all(|want| {
+        let (detector, rest) = want.split_once("/c/").unwrap();
+        found.iter().any(|f| {
+            let key = f["key"].as_str().unwrap_or_default();
+            key.starts_with(&format!("{detector}/")) && key.ends_with(rest)
+        })
     })
-    .await;
-    let client = demo.kube().await;
+}
+
+/// A `NotReady` node under memory pressure, a failed job, a service whose only endpoint is not ready, an
+/// unbound claim and an unschedulable pod with the scheduler's event.
+async fn write_node_job_service_claim_and_pod(client: &Client) {
     let post = PostParams::default();
     let status = |value| Patch::Merge(value);
     let nodes: Api<Node> = Api::all(client.clone());
@@ -275,27 +277,33 @@ async fn written_causes_open_controller_node_service_claim_and_pending_findings_
         "namespace": NS}, "reason": "FailedScheduling", "type": "Warning", "count": 3,
         "message": "0/3 nodes are available: 3 Insufficient memory."});
     Api::<Event>::namespaced(client.clone(), NS).create(&post, &object(event)).await.unwrap();
+}
 
+/// Writes, through the cluster's API, one broken object per remaining detector (the still demo has no
+/// controllers to fix or fill them in), checks each opens, then removes each cause and checks each resolves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn written_causes_open_controller_node_service_claim_and_pending_findings_and_removing_them_resolves() {
+    let dir = std::env::temp_dir().join(format!("gestalt-live-findings-written-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (hook, _) = webhook_receiver().await;
+    let demo = Demo::start(&dir, hook, &["--findings-grace-secs", "0", "--findings-pending-secs", "0"]);
+    within("the demo to answer", || async {
+        (!demo.findings("state=open", ADMIN).await.is_empty()).then_some(())
+    })
+    .await;
+    let client = demo.kube().await;
+    write_node_job_service_claim_and_pod(&client).await;
     let expected = [
-        ("node-not-ready", "c/node//gl-sick"),
-        ("node-pressure", "c/node//gl-sick"),
-        ("job-failed", "job/kgents-agents/gl-migrate"),
-        ("no-endpoints", "service/kgents-agents/gl-empty"),
-        ("pvc-pending", "persistentvolumeclaim/kgents-agents/gl-claim"),
-        ("pending-too-long", "pod/kgents-agents/gl-waiting"),
+        "node-not-ready/c/node//gl-sick",
+        "node-pressure/c/node//gl-sick",
+        "job-failed/c/job/kgents-agents/gl-migrate",
+        "no-endpoints/c/service/kgents-agents/gl-empty",
+        "pvc-pending/c/persistentvolumeclaim/kgents-agents/gl-claim",
+        "pending-too-long/c/pod/kgents-agents/gl-waiting",
     ];
     let open = within("a finding for every written cause", || async {
         let open = demo.findings("state=open", ADMIN).await;
-        let keys: Vec<String> =
-            open.iter().map(|f| f["key"].as_str().unwrap_or_default().to_owned()).collect();
-        expected
-            .iter()
-            .all(|(detector, tail)| {
-                keys.iter().any(|k| {
-                    k.starts_with(&format!("{detector}/")) && k.ends_with(tail.trim_start_matches("c/"))
-                })
-            })
-            .then_some(open)
+        has_all(&open, &expected).then_some(open)
     })
     .await;
     let pending = open
@@ -310,28 +318,22 @@ async fn written_causes_open_controller_node_service_claim_and_pending_findings_
         open.iter().find(|f| f["detector"] == "node-not-ready" && f["subject"]["name"] == "gl-sick").unwrap();
     assert_eq!(node["severity"], "CRITICAL");
     // A viewer of one namespace never sees node findings (nodes are cluster-scoped).
-    assert!(demo.findings("state=all", OTHER).await.iter().all(|f| f["subject"]["kind"] != "Node"));
+    assert!(demo.findings("state=all", OTHER).await.iter().all(|f| f["subject"]["namespace"] == OTHER_NS));
 
     let healthy = serde_json::json!({"status": {"conditions": [
         {"type": "Ready", "status": "True"}, {"type": "MemoryPressure", "status": "False"}]}});
-    nodes.patch_status("gl-sick", &PatchParams::default(), &status(healthy)).await.unwrap();
+    let healthy = Patch::Merge(healthy);
+    Api::<Node>::all(client.clone())
+        .patch_status("gl-sick", &PatchParams::default(), &healthy)
+        .await
+        .unwrap();
     let gone = DeleteParams::default();
-    jobs.delete("gl-migrate", &gone).await.unwrap();
-    services.delete("gl-empty", &gone).await.unwrap();
-    claims.delete("gl-claim", &gone).await.unwrap();
-    pods.delete("gl-waiting", &gone).await.unwrap();
+    Api::<Job>::namespaced(client.clone(), NS).delete("gl-migrate", &gone).await.unwrap();
+    Api::<Service>::namespaced(client.clone(), NS).delete("gl-empty", &gone).await.unwrap();
+    Api::<PersistentVolumeClaim>::namespaced(client.clone(), NS).delete("gl-claim", &gone).await.unwrap();
+    Api::<Pod>::namespaced(client.clone(), NS).delete("gl-waiting", &gone).await.unwrap();
     within("every written cause's finding to resolve", || async {
-        let resolved = demo.findings("state=resolved", ADMIN).await;
-        let keys: Vec<String> =
-            resolved.iter().map(|f| f["key"].as_str().unwrap_or_default().to_owned()).collect();
-        expected
-            .iter()
-            .all(|(detector, tail)| {
-                keys.iter().any(|k| {
-                    k.starts_with(&format!("{detector}/")) && k.ends_with(tail.trim_start_matches("c/"))
-                })
-            })
-            .then_some(())
+        has_all(&demo.findings("state=resolved", ADMIN).await, &expected).then_some(())
     })
     .await;
     drop(demo);
@@ -408,17 +410,8 @@ async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_
         "restarts/c/pod/kgents-agents/gl-oom",
         "readiness-flapping/c/pod/kgents-agents/gl-flap",
     ];
-    let all_there = |found: &[serde_json::Value]| {
-        expected.iter().all(|want| {
-            let (detector, rest) = want.split_once("/c/").unwrap();
-            found.iter().any(|f| {
-                let key = f["key"].as_str().unwrap_or_default();
-                key.starts_with(&format!("{detector}/")) && key.ends_with(rest)
-            })
-        })
-    };
     within("a finding for every written cause", || async {
-        all_there(&demo.findings("state=open", ADMIN).await).then_some(())
+        has_all(&demo.findings("state=open", ADMIN).await, &expected).then_some(())
     })
     .await;
     let gone = DeleteParams::default();
@@ -429,7 +422,7 @@ async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_
     pods.delete("gl-oom", &gone).await.unwrap();
     pods.delete("gl-flap", &gone).await.unwrap();
     within("every written cause's finding to resolve", || async {
-        all_there(&demo.findings("state=resolved", ADMIN).await).then_some(())
+        has_all(&demo.findings("state=resolved", ADMIN).await, &expected).then_some(())
     })
     .await;
     drop(demo);
