@@ -271,6 +271,8 @@ pub struct FindingsQuery {
 
 /// The most findings one request returns.
 pub const MAX_FINDINGS: usize = 1000;
+/// Rows read from the history at a time.
+const PAGE: usize = 500;
 
 /// `GET /api/v1/findings`: incidents newest first, within the caller's scope: a finding whose subject the
 /// caller may not see is left out entirely, and from the others the chain entities and events it may not see
@@ -293,27 +295,34 @@ pub async fn findings(
     let namespaces = comma_list(query.namespace.as_deref());
     let limit = query.limit.unwrap_or(200).min(MAX_FINDINGS);
     let Some(findings) = state.findings() else { return Ok(Json(Vec::new())) };
-    // Scoping happens after the query, so ask for enough rows that a scoped caller still gets `limit`.
-    let rows = findings
-        .store
-        .query(filter, query.since.unwrap_or(0), query.until.unwrap_or(i64::MAX), usize::MAX)
-        .await
-        .map_err(|error| {
+    // Scoping happens after the query: page through until `limit` are visible or the range is exhausted, so
+    // an unscoped caller reads one page and a scoped one no more than it must.
+    let (since, until) = (query.since.unwrap_or(0), query.until.unwrap_or(i64::MAX));
+    let scope = &identity.scope;
+    let mut visible = Vec::new();
+    let mut skip = 0;
+    while visible.len() < limit {
+        let page = findings.store.query(filter, since, until, skip, PAGE).await.map_err(|error| {
             tracing::warn!(error = %crate::live::session::one_line(&error), "findings query failed");
             ApiError::Unavailable("the findings history cannot be read".into())
         })?;
-    let scope = &identity.scope;
-    let visible = rows
-        .into_iter()
-        .filter(|f| scope.admits(&f.subject))
-        .filter(|f| namespaces.is_empty() || namespaces.contains(&f.subject.namespace()))
-        .map(|mut f| {
-            f.entities.retain(|id| scope.admits(id));
-            f.events.retain(|e| scope.admits_event(&e.namespace, e.involved.as_ref()));
-            f
-        })
-        .take(limit)
-        .collect();
+        let last = page.len() < PAGE;
+        skip += page.len();
+        visible.extend(
+            page.into_iter()
+                .filter(|f| scope.admits(&f.subject))
+                .filter(|f| namespaces.is_empty() || namespaces.contains(&f.subject.namespace()))
+                .map(|mut f| {
+                    f.entities.retain(|id| scope.admits(id));
+                    f.events.retain(|e| scope.admits_event(&e.namespace, e.involved.as_ref()));
+                    f
+                }),
+        );
+        if last {
+            break;
+        }
+    }
+    visible.truncate(limit);
     Ok(Json(visible))
 }
 

@@ -236,7 +236,7 @@ mod tests {
         assert_eq!((first.transition, first.finding.opened), (Transition::Opened, 100));
         let second = rx.recv().await.unwrap();
         assert_eq!((second.transition, second.finding.resolved), (Transition::Resolved, Some(130)));
-        let history = store.query(super::super::store::StateFilter::All, 0, 200, 10).await.unwrap();
+        let history = store.query(super::super::store::StateFilter::All, 0, 200, 0, 10).await.unwrap();
         assert_eq!(history.iter().map(|f| (f.opened, f.resolved)).collect::<Vec<_>>(), [(100, Some(130))]);
     }
 

@@ -149,12 +149,14 @@ impl Store {
         .await
     }
 
-    /// Incidents that overlap `[since, until]` (unix seconds), newest first, at most `limit`.
+    /// Incidents that overlap `[since, until]` (unix seconds), newest first, `limit` of them after skipping
+    /// `skip` (callers that filter further page through).
     pub async fn query(
         &self,
         state: StateFilter,
         since: i64,
         until: i64,
+        skip: usize,
         limit: usize,
     ) -> Result<Vec<Finding>> {
         self.with(move |c| {
@@ -162,7 +164,7 @@ impl Store {
                 "SELECT body, resolved FROM findings
                  WHERE opened <= ?1 AND (resolved IS NULL OR resolved >= ?2)
                    AND (?3 = 'all' OR (?3 = 'open') = (resolved IS NULL))
-                 ORDER BY opened DESC, id DESC LIMIT ?4",
+                 ORDER BY opened DESC, id DESC LIMIT ?4 OFFSET ?5",
             )?;
             let state = match state {
                 StateFilter::Open => "open",
@@ -170,7 +172,8 @@ impl Store {
                 StateFilter::All => "all",
             };
             let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-            let rows = statement.query_map(params![until, since, state, limit], |row| {
+            let skip = i64::try_from(skip).unwrap_or(i64::MAX);
+            let rows = statement.query_map(params![until, since, state, limit, skip], |row| {
                 Ok((row.get::<_, String>(0)?, row.get::<_, Option<i64>>(1)?))
             })?;
             let mut out = Vec::new();
@@ -187,7 +190,7 @@ impl Store {
 
     /// The open incidents, for the engine to resume from after a restart.
     pub async fn open_findings(&self) -> Result<Vec<Finding>> {
-        self.query(StateFilter::Open, i64::MIN, i64::MAX, usize::MAX).await
+        self.query(StateFilter::Open, i64::MIN, i64::MAX, 0, usize::MAX).await
     }
 
     /// When the incident under `key` opened, if one is open.
@@ -238,12 +241,15 @@ mod tests {
         let store = Store::open(Some(&path)).unwrap();
         let open: Vec<String> = store.open_findings().await.unwrap().into_iter().map(|f| f.key).collect();
         assert_eq!(open, ["crash-loop/c/pod/shop/b"]);
-        let all = store.query(StateFilter::All, 0, 1000, 10).await.unwrap();
+        let all = store.query(StateFilter::All, 0, 1000, 0, 10).await.unwrap();
         let times: Vec<(i64, Option<i64>)> = all.iter().map(|f| (f.opened, f.resolved)).collect();
         assert_eq!(times, [(110, None), (100, Some(150))]);
         // Resolved before the range starts: not in it.
-        assert_eq!(store.query(StateFilter::All, 151, 1000, 10).await.unwrap().len(), 1);
-        assert_eq!(store.query(StateFilter::Resolved, 0, 1000, 10).await.unwrap()[0].resolved, Some(150));
+        assert_eq!(store.query(StateFilter::All, 151, 1000, 0, 10).await.unwrap().len(), 1);
+        assert_eq!(store.query(StateFilter::Resolved, 0, 1000, 0, 10).await.unwrap()[0].resolved, Some(150));
+        let second: Vec<i64> =
+            store.query(StateFilter::All, 0, 1000, 1, 10).await.unwrap().iter().map(|f| f.opened).collect();
+        assert_eq!(second, [100]);
         assert_eq!(store.opened_at(finding("b", 0).key).await.unwrap(), Some(110));
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -254,7 +260,7 @@ mod tests {
         store.apply(vec![finding("a", 100)], vec![], vec![]).await.unwrap();
         store.apply(vec![], vec![], vec![(finding("a", 0).key, 120)]).await.unwrap();
         store.apply(vec![finding("a", 130)], vec![], vec![]).await.unwrap();
-        let all = store.query(StateFilter::All, 0, 1000, 10).await.unwrap();
+        let all = store.query(StateFilter::All, 0, 1000, 0, 10).await.unwrap();
         assert_eq!(
             all.iter().map(|f| (f.opened, f.resolved)).collect::<Vec<_>>(),
             [(130, None), (100, Some(120))]
