@@ -19,6 +19,8 @@ use self::webhook::{Target, WebhookError};
 pub use crate::cli::FindingsArgs;
 use crate::collector::events::EventLog;
 use crate::live::Hub;
+use crate::metrics::Metrics;
+use std::sync::Arc;
 
 /// Why findings could not start.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +70,7 @@ pub async fn start(
     hub: Hub,
     events: EventLog,
     ready: watch::Receiver<bool>,
+    metrics: Arc<Metrics>,
 ) -> Result<Findings, FindingsError> {
     let tiers = match &args.findings_tiers {
         Some(path) => {
@@ -102,12 +105,13 @@ pub async fn start(
             attempts: 5,
             backoff: Duration::from_millis(500),
         };
-        webhook::spawn(&settings, rx)?;
+        webhook::spawn(&settings, rx, &metrics)?;
         Some(tx)
     };
     let thresholds = Thresholds { pending_secs: args.findings_pending_secs, ..Thresholds::default() };
     let engine =
-        engine::Engine::resume(store.clone(), tiers, thresholds, args.findings_grace_secs, notices).await?;
+        engine::Engine::resume(store.clone(), tiers, thresholds, args.findings_grace_secs, notices, metrics)
+            .await?;
     tokio::spawn(engine::run(engine, hub, events, ready));
     Ok(Findings { store })
 }

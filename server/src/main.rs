@@ -129,8 +129,14 @@ async fn live_state(
     // Subscribed before the hub reads the topology, so no diff falls in between.
     let diffs = outputs.diffs.subscribe();
     let hub = live::Hub::start(live::Config::default(), outputs.topology, diffs, link, metrics.clone());
-    let findings =
-        findings::start(findings_args, hub.clone(), outputs.events.clone(), outputs.ready.clone()).await?;
+    let findings = findings::start(
+        findings_args,
+        hub.clone(),
+        outputs.events.clone(),
+        outputs.ready.clone(),
+        metrics.clone(),
+    )
+    .await?;
     Ok(web::State::live(hub, outputs.ready, outputs.status, metrics)
         .with_events(outputs.events)
         .with_findings(findings))

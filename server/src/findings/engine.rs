@@ -6,6 +6,7 @@
 //! Memory is bounded by the topology: at most one open finding and one candidate per (detector, entity).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -16,6 +17,7 @@ use super::store::{Store, StoreError};
 use super::webhook::{Notice, Transition};
 use crate::collector::events::{EventLog, EVENT_CAPACITY};
 use crate::live::Hub;
+use crate::metrics::Metrics;
 
 /// How often a change can trigger an evaluation.
 const DEBOUNCE: Duration = Duration::from_secs(1);
@@ -54,6 +56,7 @@ pub struct Engine {
     /// Key → first seen, for findings waiting out their grace.
     candidates: HashMap<String, i64>,
     notices: Option<mpsc::Sender<Notice>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Engine {
@@ -65,9 +68,21 @@ impl Engine {
         thresholds: Thresholds,
         grace_secs: i64,
         notices: Option<mpsc::Sender<Notice>>,
+        metrics: Arc<Metrics>,
     ) -> Result<Engine, StoreError> {
-        let open = store.open_findings().await?.into_iter().map(|f| (f.key.clone(), f)).collect();
-        Ok(Engine { store, tiers, thresholds, grace_secs, open, candidates: HashMap::new(), notices })
+        let open: HashMap<String, Finding> =
+            store.open_findings().await?.into_iter().map(|f| (f.key.clone(), f)).collect();
+        metrics.findings_open.set(i64::try_from(open.len()).unwrap_or(i64::MAX));
+        Ok(Engine {
+            store,
+            tiers,
+            thresholds,
+            grace_secs,
+            open,
+            candidates: HashMap::new(),
+            notices,
+            metrics,
+        })
     }
 
     /// Runs the detectors on this state of the cluster, records the difference and announces it.
@@ -124,6 +139,9 @@ impl Engine {
                 self.announce(Transition::Resolved, &f);
             }
         }
+        self.metrics.findings_opened.inc_by(changes.opened.len() as u64);
+        self.metrics.findings_resolved.inc_by(changes.resolved.len() as u64);
+        self.metrics.findings_open.set(i64::try_from(self.open.len()).unwrap_or(i64::MAX));
         Ok(changes)
     }
 
@@ -220,18 +238,30 @@ mod tests {
     async fn a_finding_opens_once_resolves_once_and_is_announced_both_times() {
         let (tx, mut rx) = mpsc::channel(8);
         let store = Store::open(None).unwrap();
-        let mut engine = Engine::resume(store.clone(), Tiers::default(), Thresholds::default(), 60, Some(tx))
-            .await
-            .unwrap();
+        let metrics = Metrics::shared();
+        let mut engine = Engine::resume(
+            store.clone(),
+            Tiers::default(),
+            Thresholds::default(),
+            60,
+            Some(tx),
+            metrics.clone(),
+        )
+        .await
+        .unwrap();
         let broken = topology_of(vec![crash_pod(true)]);
         let opened = engine.evaluate(&broken, &[], 100).await.unwrap();
         assert_eq!(opened.opened, ["crash-loop/c/pod/shop/web-a"]);
         assert_eq!(engine.evaluate(&broken, &[], 101).await.unwrap(), Changes::default());
+        assert_eq!(metrics.findings_open.get(), 1);
         let fixed = topology_of(vec![crash_pod(false)]);
         assert_eq!(
             engine.evaluate(&fixed, &[], 130).await.unwrap().resolved,
             ["crash-loop/c/pod/shop/web-a"]
         );
+        let counts =
+            (metrics.findings_opened.get(), metrics.findings_resolved.get(), metrics.findings_open.get());
+        assert_eq!(counts, (1, 1, 0));
         let first = rx.recv().await.unwrap();
         assert_eq!((first.transition, first.finding.opened), (Transition::Opened, 100));
         let second = rx.recv().await.unwrap();
@@ -244,13 +274,28 @@ mod tests {
     async fn a_restart_resumes_open_incidents_without_reopening_them() {
         let store = Store::open(None).unwrap();
         let broken = topology_of(vec![crash_pod(true)]);
-        let mut first =
-            Engine::resume(store.clone(), Tiers::default(), Thresholds::default(), 60, None).await.unwrap();
+        let mut first = Engine::resume(
+            store.clone(),
+            Tiers::default(),
+            Thresholds::default(),
+            60,
+            None,
+            Metrics::shared(),
+        )
+        .await
+        .unwrap();
         first.evaluate(&broken, &[], 100).await.unwrap();
         let (tx, mut rx) = mpsc::channel(8);
-        let mut second = Engine::resume(store.clone(), Tiers::default(), Thresholds::default(), 60, Some(tx))
-            .await
-            .unwrap();
+        let mut second = Engine::resume(
+            store.clone(),
+            Tiers::default(),
+            Thresholds::default(),
+            60,
+            Some(tx),
+            Metrics::shared(),
+        )
+        .await
+        .unwrap();
         assert_eq!(second.evaluate(&broken, &[], 200).await.unwrap(), Changes::default());
         assert!(rx.try_recv().is_err());
         assert_eq!(store.opened_at("crash-loop/c/pod/shop/web-a".into()).await.unwrap(), Some(100));
@@ -264,10 +309,16 @@ mod tests {
             ..WorkloadInfo::default()
         });
         let t = topology_of(vec![deploy]);
-        let mut engine =
-            Engine::resume(Store::open(None).unwrap(), Tiers::default(), Thresholds::default(), 60, None)
-                .await
-                .unwrap();
+        let mut engine = Engine::resume(
+            Store::open(None).unwrap(),
+            Tiers::default(),
+            Thresholds::default(),
+            60,
+            None,
+            Metrics::shared(),
+        )
+        .await
+        .unwrap();
         assert_eq!(engine.evaluate(&t, &[], 1000).await.unwrap(), Changes::default());
         assert_eq!(engine.evaluate(&t, &[], 1059).await.unwrap(), Changes::default());
         assert_eq!(

@@ -11,11 +11,14 @@ use std::collections::{HashSet, VecDeque};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
 use tokio::sync::mpsc;
 use topology::finding::{Finding, Severity};
+
+use crate::metrics::Metrics;
 
 /// Notifications queued per target before new ones go straight to the spool.
 const QUEUE: usize = 256;
@@ -192,6 +195,7 @@ pub struct Worker {
     backoff: Duration,
     interval: Duration,
     next_slot: tokio::time::Instant,
+    metrics: Arc<Metrics>,
 }
 
 impl Worker {
@@ -199,7 +203,7 @@ impl Worker {
     ///
     /// # Errors
     /// [`WebhookError::Client`] when the system's root certificates cannot be read.
-    pub fn new(target: Target, settings: &Settings) -> Result<Worker, WebhookError> {
+    pub fn new(target: Target, settings: &Settings, metrics: Arc<Metrics>) -> Result<Worker, WebhookError> {
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_native_roots()
             .map_err(WebhookError::Client)?
@@ -217,6 +221,7 @@ impl Worker {
             backoff: settings.backoff,
             interval: Duration::from_secs(60) / settings.per_minute.max(1),
             next_slot: tokio::time::Instant::now(),
+            metrics,
         })
     }
 
@@ -264,7 +269,11 @@ impl Worker {
 
     /// Delivers, or appends to the spool when delivery fails.
     pub async fn deliver_or_spool(&mut self, body: Bytes) {
-        let Err(error) = self.deliver(body.clone()).await else { return };
+        let Err(error) = self.deliver(body.clone()).await else {
+            self.metrics.webhook_delivered.inc();
+            return;
+        };
+        self.metrics.webhook_undelivered.inc();
         let Some(path) = &self.spool else {
             tracing::error!(%error, "webhook: undeliverable (no spool directory)");
             return;
@@ -292,6 +301,7 @@ impl Worker {
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             // Once the receiver fails, keep the rest without hammering it.
             if kept.is_empty() && self.deliver(Bytes::from(line.to_owned())).await.is_ok() {
+                self.metrics.webhook_delivered.inc();
                 sent += 1;
             } else {
                 kept.push(line);
@@ -329,10 +339,14 @@ fn jitter(delay: Duration) -> Duration {
 ///
 /// # Errors
 /// [`WebhookError::Client`] when an HTTP client cannot be built.
-pub fn spawn(settings: &Settings, mut notices: mpsc::Receiver<Notice>) -> Result<(), WebhookError> {
+pub fn spawn(
+    settings: &Settings,
+    mut notices: mpsc::Receiver<Notice>,
+    metrics: &Arc<Metrics>,
+) -> Result<(), WebhookError> {
     let mut queues = Vec::new();
     for target in &settings.targets {
-        let mut worker = Worker::new(target.clone(), settings)?;
+        let mut worker = Worker::new(target.clone(), settings, metrics.clone())?;
         let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE);
         let format = target.format;
         queues.push((tx, format, worker.spool.clone()));

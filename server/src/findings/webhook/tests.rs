@@ -83,7 +83,7 @@ async fn server_errors_are_retried_until_the_receiver_accepts() {
     receiver.script.lock().unwrap().extend([500, 503, 500]);
     let addr = start(&receiver).await;
     let target = Target::parse(&format!("json:http://{addr}/hook"), Format::Slack).unwrap();
-    let mut worker = Worker::new(target, &settings(None)).unwrap();
+    let mut worker = Worker::new(target, &settings(None), Metrics::shared()).unwrap();
     worker.deliver(payload(Format::Json, &notice(Transition::Opened))).await.unwrap();
     let bodies = receiver.bodies.lock().unwrap().clone();
     assert_eq!(bodies.len(), 4, "three failures, then the delivery");
@@ -100,7 +100,7 @@ async fn a_client_error_is_not_retried() {
     receiver.script.lock().unwrap().extend([400]);
     let addr = start(&receiver).await;
     let target = Target::parse(&format!("http://{addr}/hook"), Format::Json).unwrap();
-    let mut worker = Worker::new(target, &settings(None)).unwrap();
+    let mut worker = Worker::new(target, &settings(None), Metrics::shared()).unwrap();
     let error = worker.deliver(payload(Format::Json, &notice(Transition::Opened))).await.unwrap_err();
     assert!(error.to_string().ends_with("answered 400 Bad Request"), "{error}");
     assert_eq!(receiver.bodies.lock().unwrap().len(), 1);
@@ -112,7 +112,8 @@ async fn undeliverable_notifications_are_spooled_and_replayed_once_the_receiver_
     let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
     let dir = temp_dir("spool");
     let target = Target::parse(&format!("slack:http://{addr}/hook"), Format::Json).unwrap();
-    let mut worker = Worker::new(target.clone(), &settings(Some(dir.clone()))).unwrap();
+    let metrics = Metrics::shared();
+    let mut worker = Worker::new(target.clone(), &settings(Some(dir.clone())), metrics.clone()).unwrap();
     worker.deliver_or_spool(payload(Format::Slack, &notice(Transition::Opened))).await;
     worker.deliver_or_spool(payload(Format::Slack, &notice(Transition::Resolved))).await;
     let spool = dir.join(format!("{}.jsonl", target.id()));
@@ -133,6 +134,7 @@ async fn undeliverable_notifications_are_spooled_and_replayed_once_the_receiver_
     tokio::spawn(receive(listener, receiver.clone()));
     assert_eq!(worker.replay().await.unwrap(), 2);
     assert_eq!(std::fs::read_to_string(&spool).unwrap(), "");
+    assert_eq!((metrics.webhook_undelivered.get(), metrics.webhook_delivered.get()), (2, 2));
     let bodies = receiver.bodies.lock().unwrap().clone();
     assert!(bodies[0].contains("*OPEN*") && bodies[1].contains("*RESOLVED*"), "{bodies:?}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -146,7 +148,7 @@ async fn the_dispatcher_filters_by_severity_and_sends_each_transition_once() {
     s.targets = vec![Target::parse(&format!("json:http://{addr}/hook"), Format::Json).unwrap()];
     s.min_severity = Severity::High;
     let (tx, rx) = mpsc::channel(16);
-    spawn(&s, rx).unwrap();
+    spawn(&s, rx, &Metrics::shared()).unwrap();
     let mut low = notice(Transition::Opened);
     low.finding.severity = Severity::Warning;
     low.finding.key = "restarts/prod/pod/shop/web-b".into();
