@@ -161,8 +161,9 @@ impl fmt::Display for Detector {
 
 /// One thing wrong with one entity.
 ///
-/// Messages are built from names, counts and Kubernetes reasons only: never from environment values, specs or
-/// event messages, which can carry anything a user put there (event messages are attached separately and only
+/// Messages are built from names, counts and Kubernetes reasons only (plus, for a pending pod, the scheduler's
+/// own `FailedScheduling` line): never from environment values, specs or other event messages, which can carry
+/// anything a user put there (event messages are attached separately and only
 /// for viewers who may see the event).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {

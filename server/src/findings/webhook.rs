@@ -5,7 +5,8 @@
 //! limit, retries 5xx, 429 and connection failures with jittered exponential back-off, and when it gives up
 //! appends the payload to a JSON-lines spool file that it replays on start and then periodically: a
 //! notification is delivered or on disk, never silently lost. The spool file is named by a hash of the URL
-//! (Slack URLs embed a secret), and payloads hold names, counts and reasons only, never event messages.
+//! (Slack URLs embed a secret), and payloads hold the finding's message (names, counts, reasons and at most a
+//! scheduler's `FailedScheduling` line), never the attached events, environment values or tokens.
 
 use std::collections::{HashSet, VecDeque};
 use std::fmt::Write as _;

@@ -146,7 +146,13 @@ pub fn detect(
 ) -> Vec<Finding> {
     let mut about: HashMap<&EntityId, Vec<&EventRecord>> = HashMap::new();
     for event in events.iter().filter(|e| now - e.last_seen <= thresholds.event_window_secs) {
-        if let Some(id) = &event.involved {
+        // An event recorded in another namespace than its object's says nothing about it that the object's
+        // viewers should be shown (anyone who may write events there could have written it).
+        if let Some(id) = event
+            .involved
+            .as_ref()
+            .filter(|id| id.namespace().is_empty() || id.namespace() == event.namespace)
+        {
             about.entry(id).or_default().push(event);
         }
     }

@@ -294,3 +294,12 @@ fn severities_and_detectors_round_trip_through_their_names() {
     assert_eq!(serde_json::to_string(&Severity::Critical).unwrap(), "\"CRITICAL\"");
     assert_eq!(serde_json::to_string(&Detector::OomKilled).unwrap(), "\"oom-killed\"");
 }
+
+#[test]
+fn an_event_recorded_in_another_namespace_explains_nothing() {
+    let mut flap = event(id(Kind::Pod, "web-a"), "Unhealthy", "Readiness probe failed: timeout", 9);
+    flap.namespace = "elsewhere".into();
+    assert_eq!(run(&shop(vec![pod("web-a", ContainerState::Running, 0)]), &[flap.clone()]), vec![]);
+    flap.namespace = "shop".into();
+    assert_eq!(run(&shop(vec![pod("web-a", ContainerState::Running, 0)]), &[flap]).len(), 1);
+}
