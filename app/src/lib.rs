@@ -8,6 +8,7 @@ use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title}
 use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::path;
 
+pub mod findings;
 pub mod link;
 #[cfg(feature = "hydrate")]
 mod live;
@@ -122,6 +123,7 @@ fn LivePage() -> impl IntoView {
                 aria-label="3D map of the cluster: services on top, workloads in the middle, pods, then nodes at the bottom; one band per namespace"
             ></canvas>
             <Legend/>
+            <findings::FindingsPanel/>
         </main>
         <footer class="gl-status" role="status" aria-live="polite">{move || status.get()}</footer>
     }

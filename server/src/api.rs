@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use topology::finding::Finding;
 use topology::protocol::Filters;
 use topology::{Entity, EntityId, HealthLevel, Kind, Relation, Topology};
 
@@ -31,12 +32,15 @@ pub enum ApiError {
     /// No such entity (or path).
     #[error("not found: {0}")]
     NotFound(String),
+    /// A backing store failed (details are logged, not answered).
+    #[error("unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match self {
-            ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotReady | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
         };
@@ -133,6 +137,11 @@ pub struct EventsQuery {
     pub limit: Option<usize>,
 }
 
+/// The non-empty items of a comma-separated parameter (none when absent).
+fn comma_list(value: Option<&str>) -> Vec<&str> {
+    value.map(|v| v.split(',').filter(|n| !n.is_empty()).collect()).unwrap_or_default()
+}
+
 /// `GET /api/v1/events`: the collector's recent Kubernetes events, newest first (not gated on readiness: an
 /// empty list while the events are listed is the truth).
 pub async fn events(
@@ -141,11 +150,7 @@ pub async fn events(
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Json<Vec<topology::EventRecord>>, ApiError> {
     let Query(query) = query?;
-    let namespaces: Vec<&str> = query
-        .namespace
-        .as_deref()
-        .map(|n| n.split(',').filter(|n| !n.is_empty()).collect())
-        .unwrap_or_default();
+    let namespaces = comma_list(query.namespace.as_deref());
     let entity = match query.entity.as_deref() {
         Some(text) => Some(text.parse::<EntityId>().map_err(|e: topology::id::IdError| {
             ApiError::BadRequest(format!("entity: {e}: expected cluster/kind/namespace/name"))
@@ -242,6 +247,83 @@ pub async fn health(
         HealthView::of(&filters.topology(&topology), true)
     };
     Ok(Json(view))
+}
+
+/// `GET /api/v1/findings` parameters.
+#[derive(Debug, Default, Deserialize)]
+pub struct FindingsQuery {
+    /// `open` (the default), `resolved` or `all`.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// Incidents still open at or resolved after this time (unix seconds; default: 0).
+    #[serde(default)]
+    pub since: Option<i64>,
+    /// Incidents opened at or before this time (unix seconds; default: now).
+    #[serde(default)]
+    pub until: Option<i64>,
+    /// Only these comma-separated namespaces.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// At most this many (default 200, at most [`MAX_FINDINGS`]).
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+/// The most findings one request returns.
+pub const MAX_FINDINGS: usize = 1000;
+/// Rows read from the history at a time.
+const PAGE: usize = 500;
+
+/// `GET /api/v1/findings`: incidents newest first, within the caller's scope: a finding whose subject the
+/// caller may not see is left out entirely, and from the others the chain entities and events it may not see
+/// are removed (a pod's chain names its node).
+pub async fn findings(
+    State(state): State<AppState>,
+    Extension(identity): Extension<Identity>,
+    query: Result<Query<FindingsQuery>, QueryRejection>,
+) -> Result<Json<Vec<Finding>>, ApiError> {
+    use crate::findings::store::StateFilter;
+    let Query(query) = query?;
+    let filter = match query.state.as_deref().unwrap_or("open") {
+        "open" => StateFilter::Open,
+        "resolved" => StateFilter::Resolved,
+        "all" => StateFilter::All,
+        other => {
+            return Err(ApiError::BadRequest(format!("state {other:?}: expected open, resolved or all")))
+        }
+    };
+    let namespaces = comma_list(query.namespace.as_deref());
+    let limit = query.limit.unwrap_or(200).min(MAX_FINDINGS);
+    let Some(findings) = state.findings() else { return Ok(Json(Vec::new())) };
+    // Scoping happens after the query: page through until `limit` are visible or the range is exhausted, so
+    // an unscoped caller reads one page and a scoped one no more than it must.
+    let (since, until) = (query.since.unwrap_or(0), query.until.unwrap_or(i64::MAX));
+    let scope = &identity.scope;
+    let mut visible = Vec::new();
+    let mut skip = 0;
+    while visible.len() < limit {
+        let page = findings.store.query(filter, since, until, skip, PAGE).await.map_err(|error| {
+            tracing::warn!(error = %crate::live::session::one_line(&error), "findings query failed");
+            ApiError::Unavailable("the findings history cannot be read".into())
+        })?;
+        let last = page.len() < PAGE;
+        skip += page.len();
+        visible.extend(
+            page.into_iter()
+                .filter(|f| scope.admits(&f.subject))
+                .filter(|f| namespaces.is_empty() || namespaces.contains(&f.subject.namespace()))
+                .map(|mut f| {
+                    f.entities.retain(|id| scope.admits(id));
+                    f.events.retain(|e| scope.admits_event(&e.namespace, e.involved.as_ref()));
+                    f
+                }),
+        );
+        if last {
+            break;
+        }
+    }
+    visible.truncate(limit);
+    Ok(Json(visible))
 }
 
 /// Any other `/api/…` path: a JSON 404, not the HTML page.

@@ -55,6 +55,9 @@ pub struct ServeArgs {
     /// How to reach the cluster.
     #[command(flatten)]
     pub auth: AuthArgs,
+    /// Findings, history and webhooks.
+    #[command(flatten)]
+    pub findings: FindingsArgs,
     /// Watch only these namespaces (comma-separated; default all).
     #[arg(long, value_delimiter = ',', env = "GESTALT_NAMESPACES")]
     pub namespaces: Vec<String>,
@@ -92,6 +95,9 @@ pub struct DemoArgs {
     /// Web server settings.
     #[command(flatten)]
     pub web: WebArgs,
+    /// Findings, history and webhooks.
+    #[command(flatten)]
+    pub findings: FindingsArgs,
     /// What the simulated cluster contains: `kgents`, `multi-agent`, `orchestrator`, `scale:N` (N pods) or
     /// `empty`.
     #[arg(long, default_value = "kgents", env = "GESTALT_SCENARIO")]
@@ -152,6 +158,51 @@ pub struct SimulateArgs {
     #[arg(long, default_value = "gestalt-sim-")]
     pub node_prefix: String,
 }
+/// Flags of the findings engine (shared by `serve` and `demo`).
+#[derive(Debug, Clone, Args)]
+pub struct FindingsArgs {
+    /// JSON file mapping namespaces and `namespace/service` to criticality tiers P0–P3.
+    #[arg(long, env = "GESTALT_FINDINGS_TIERS")]
+    pub findings_tiers: Option<PathBuf>,
+    /// `SQLite` file keeping the incident history across restarts (created if absent). Without it the history
+    /// lives in memory and is lost on restart.
+    #[arg(long, env = "GESTALT_FINDINGS_DB")]
+    pub findings_db: Option<PathBuf>,
+    /// How long a pod may stay Pending before it is a finding, in seconds.
+    #[arg(long, env = "GESTALT_FINDINGS_PENDING_SECS", default_value_t = 300)]
+    pub findings_pending_secs: i64,
+    /// How long unavailable replicas, empty services and unbound claims must last before they open, in
+    /// seconds.
+    #[arg(long, env = "GESTALT_FINDINGS_GRACE_SECS", default_value_t = 60)]
+    pub findings_grace_secs: i64,
+    /// A webhook to notify on open and resolve: `slack:URL`, `json:URL` or a URL in `--webhook-format`.
+    /// Repeatable; comma-separated in the environment.
+    #[arg(long = "webhook", env = "GESTALT_WEBHOOKS", value_delimiter = ',')]
+    pub webhooks: Vec<String>,
+    /// The payload of webhooks given without a `slack:`/`json:` prefix.
+    #[arg(long, env = "GESTALT_WEBHOOK_FORMAT", value_enum, default_value = "json")]
+    pub webhook_format: WebhookFormat,
+    /// Findings below this severity are not notified: info, warning, high or critical.
+    #[arg(long, env = "GESTALT_WEBHOOK_MIN_SEVERITY", default_value = "high")]
+    pub webhook_min_severity: String,
+    /// Directory for notifications that could not be delivered (JSON lines, replayed on start and every
+    /// minute).
+    #[arg(long, env = "GESTALT_WEBHOOK_SPOOL")]
+    pub webhook_spool: Option<PathBuf>,
+    /// Notifications per minute per webhook.
+    #[arg(long, env = "GESTALT_WEBHOOK_RATE", default_value_t = 30)]
+    pub webhook_rate: u32,
+}
+
+/// The payload shape a webhook receiver expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WebhookFormat {
+    /// Slack (and Mattermost, Rocket.Chat…) incoming webhooks: `{"text": "…"}`.
+    Slack,
+    /// The finding as a JSON document.
+    Json,
+}
+
 // An explicit path, because `examples/collector_bench.rs` compiles this file by path too (see there).
 #[path = "cli/security.rs"]
 pub mod security;

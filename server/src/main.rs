@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod cli;
 mod collector;
+mod findings;
 mod live;
 mod metrics;
 mod signal;
@@ -55,7 +56,8 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 },
             };
             let outputs = collector::start(&settings).await?;
-            web::serve(args.web.listen, options, live_state(outputs).secured(security)).await?;
+            let state = live_state(outputs, &args.findings).await?;
+            web::serve(args.web.listen, options, state.secured(security)).await?;
         }
     }
     Ok(())
@@ -106,7 +108,8 @@ async fn demo(args: cli::DemoArgs) -> anyhow::Result<()> {
         selection: collector::watch::Selection::default(),
     };
     let outputs = collector::start(&settings).await?;
-    let served = web::serve(args.web.listen, options, live_state(outputs).secured(security)).await;
+    let state = live_state(outputs, &args.findings).await?;
+    let served = web::serve(args.web.listen, options, state.secured(security)).await;
     if args.write_kubeconfig.is_none() {
         // Our own temporary file; a kubeconfig the user asked for stays.
         let _ = std::fs::remove_file(&kubeconfig);
@@ -114,15 +117,29 @@ async fn demo(args: cli::DemoArgs) -> anyhow::Result<()> {
     Ok(served?)
 }
 
-/// The collector's outputs wired to a hub and the web state: the one place `serve` and `demo` share.
-fn live_state(outputs: collector::owner::Outputs) -> web::StateBuilder {
+/// The collector's outputs wired to a hub, the findings engine and the web state: the one place `serve` and
+/// `demo` share.
+async fn live_state(
+    outputs: collector::owner::Outputs,
+    findings_args: &findings::FindingsArgs,
+) -> anyhow::Result<web::StateBuilder> {
     tokio::spawn(collector::report(outputs.status.clone()));
     let metrics = metrics::Metrics::shared();
     let link = live::follow_collector(outputs.ready.clone(), outputs.status.clone());
     // Subscribed before the hub reads the topology, so no diff falls in between.
     let diffs = outputs.diffs.subscribe();
     let hub = live::Hub::start(live::Config::default(), outputs.topology, diffs, link, metrics.clone());
-    web::State::live(hub, outputs.ready, outputs.status, metrics).with_events(outputs.events)
+    let findings = findings::start(
+        findings_args,
+        hub.clone(),
+        outputs.events.clone(),
+        outputs.ready.clone(),
+        metrics.clone(),
+    )
+    .await?;
+    Ok(web::State::live(hub, outputs.ready, outputs.status, metrics)
+        .with_events(outputs.events)
+        .with_findings(findings))
 }
 
 fn one_line(error: &anyhow::Error) -> String {

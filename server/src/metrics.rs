@@ -105,6 +105,16 @@ pub struct Metrics {
     pub watchers: Family<WatcherLabels, Gauge>,
     /// HTTP request durations by route, method and status.
     pub requests: Family<RequestLabels, Histogram>,
+    /// Findings open now.
+    pub findings_open: Gauge,
+    /// Findings opened.
+    pub findings_opened: Counter,
+    /// Findings resolved.
+    pub findings_resolved: Counter,
+    /// Webhook notifications delivered.
+    pub webhook_delivered: Counter,
+    /// Webhook notifications that could not be delivered (spooled when a spool directory is set).
+    pub webhook_undelivered: Counter,
 }
 
 fn latency_buckets() -> Histogram {
@@ -135,6 +145,11 @@ impl Default for Metrics {
             ingest_lag_seconds: latency_buckets(),
             watchers: Family::default(),
             requests: Family::new_with_constructor(latency_buckets as fn() -> Histogram),
+            findings_open: Gauge::default(),
+            findings_opened: Counter::default(),
+            findings_resolved: Counter::default(),
+            webhook_delivered: Counter::default(),
+            webhook_undelivered: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("topology_entities", "Entities in the topology", metrics.topology_entities.clone());
@@ -187,6 +202,19 @@ impl Default for Metrics {
             "http_request_duration_seconds",
             "HTTP request durations by route, method and status",
             metrics.requests.clone(),
+        );
+        registry.register("findings_open", "Findings open now", metrics.findings_open.clone());
+        registry.register("findings_opened", "Findings opened", metrics.findings_opened.clone());
+        registry.register("findings_resolved", "Findings resolved", metrics.findings_resolved.clone());
+        registry.register(
+            "webhook_delivered",
+            "Webhook notifications delivered",
+            metrics.webhook_delivered.clone(),
+        );
+        registry.register(
+            "webhook_undelivered",
+            "Webhook notifications given up on (spooled when a spool directory is set)",
+            metrics.webhook_undelivered.clone(),
         );
         Metrics { registry, ..metrics }
     }

@@ -23,6 +23,7 @@ use crate::api::{self, ApiError};
 use crate::auth::{Identity, Security};
 use crate::collector::events::EventLog;
 use crate::collector::{FeedStatus, Source};
+use crate::findings::Findings;
 use crate::live::{self, Hub};
 use crate::metrics::{Metrics, WatcherLabels};
 
@@ -61,6 +62,7 @@ pub struct State {
     metrics: Arc<Metrics>,
     events: EventLog,
     security: Arc<Security>,
+    findings: Option<Findings>,
 }
 
 impl FromRef<State> for LeptosOptions {
@@ -83,6 +85,7 @@ pub struct StateBuilder {
     metrics: Arc<Metrics>,
     events: EventLog,
     security: Arc<Security>,
+    findings: Option<Findings>,
 }
 
 impl State {
@@ -101,6 +104,7 @@ impl State {
             metrics,
             events: EventLog::new(0),
             security: Arc::new(Security::anonymous()),
+            findings: None,
         }
     }
 
@@ -118,6 +122,11 @@ impl State {
     pub fn events(&self) -> &EventLog {
         &self.events
     }
+
+    /// The findings history, when the engine runs.
+    pub fn findings(&self) -> Option<&Findings> {
+        self.findings.as_ref()
+    }
 }
 
 impl StateBuilder {
@@ -125,6 +134,13 @@ impl StateBuilder {
     #[must_use]
     pub fn with_events(mut self, events: EventLog) -> StateBuilder {
         self.events = events;
+        self
+    }
+
+    /// Serves these findings on `/api/v1/findings` (without them the list is empty).
+    #[must_use]
+    pub fn with_findings(mut self, findings: Findings) -> StateBuilder {
+        self.findings = Some(findings);
         self
     }
 
@@ -144,6 +160,7 @@ impl StateBuilder {
             metrics: self.metrics,
             events: self.events,
             security: self.security,
+            findings: self.findings,
         }
     }
 }
@@ -157,6 +174,7 @@ pub fn router(state: State) -> Router {
         .route("/api/v1/entities/{*id}", get(api::entity))
         .route("/api/v1/health", get(api::health))
         .route("/api/v1/events", get(api::events))
+        .route("/api/v1/findings", get(api::findings))
         .route("/api/{*rest}", any(api::not_found))
         .route("/api", any(api::not_found))
         .layer(CompressionLayer::new().gzip(true));

@@ -203,6 +203,7 @@ async fn no_planted_secret_reaches_any_client_and_a_foreign_viewer_sees_not_even
         format!("/api/v1/topology?namespace={NS}"),
         "/api/v1/health".to_owned(),
         "/api/v1/events".to_owned(),
+        "/api/v1/findings?state=all".to_owned(),
         "/metrics".to_owned(),
     ];
     for entity in copy_binary.entities().filter(|e| e.id.namespace() == NS) {
@@ -217,7 +218,7 @@ async fn no_planted_secret_reaches_any_client_and_a_foreign_viewer_sees_not_even
     }
     assert!(saw_names, "the scan looked at responses that do show the planted objects");
     // The foreign viewer over REST: the planted objects do not exist for it.
-    for path in ["/api/v1/topology", "/api/v1/events", "/api/v1/health"] {
+    for path in ["/api/v1/topology", "/api/v1/events", "/api/v1/health", "/api/v1/findings?state=all"] {
         let (status, body) = demo.get(path, Some(OTHER)).await;
         let body = String::from_utf8_lossy(&body);
         assert_eq!(status, 200, "{path}: {body}");

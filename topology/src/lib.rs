@@ -94,6 +94,7 @@
 pub mod diff;
 pub mod entity;
 pub mod event;
+pub mod finding;
 pub mod health;
 pub mod id;
 pub mod interp;

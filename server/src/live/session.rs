@@ -375,7 +375,8 @@ fn close_frame(code: u16, reason: &str) -> Outgoing {
     Outgoing::Close { code, reason: reason[..end].to_owned() }
 }
 
-fn one_line(error: &dyn std::error::Error) -> String {
+/// An error and its causes on one line, for logs and close reasons.
+pub(crate) fn one_line(error: &dyn std::error::Error) -> String {
     let mut line = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

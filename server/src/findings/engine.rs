@@ -1,0 +1,330 @@
+//! The engine: runs the detectors whenever the topology or the events change (at most once a second) and
+//! every few seconds regardless (thresholds like "pending for five minutes" pass without any change), diffs
+//! the keys against what is open, and records and announces what opened and what resolved.
+//!
+//! It owns the set of open findings; the API reads the history database, the notifier reads a channel.
+//! Memory is bounded by the topology: at most one open finding and one candidate per (detector, entity).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+use topology::finding::{detect, Detector, Finding, Thresholds, Tiers};
+use topology::{EventRecord, Topology};
+
+use super::store::{Store, StoreError};
+use super::webhook::{Notice, Transition};
+use crate::collector::events::{EventLog, EVENT_CAPACITY};
+use crate::live::Hub;
+use crate::metrics::Metrics;
+
+/// How often a change can trigger an evaluation.
+const DEBOUNCE: Duration = Duration::from_secs(1);
+/// How often the detectors run without any change.
+const TICK: Duration = Duration::from_secs(10);
+
+/// Detectors whose condition is normal for a moment (a rollout briefly has unavailable replicas, a fresh
+/// service has no endpoints yet, a claim waits for its volume): they open only once it held for the grace.
+fn needs_grace(detector: Detector) -> bool {
+    matches!(
+        detector,
+        Detector::UnavailableReplicas
+            | Detector::StatefulSetNotReady
+            | Detector::DaemonSetMisscheduled
+            | Detector::NoEndpoints
+            | Detector::PvcPending
+    )
+}
+
+/// What one evaluation changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Keys that opened.
+    pub opened: Vec<String>,
+    /// Keys that resolved.
+    pub resolved: Vec<String>,
+}
+
+/// The open findings and the rules' settings.
+pub struct Engine {
+    store: Store,
+    tiers: Tiers,
+    thresholds: Thresholds,
+    grace_secs: i64,
+    open: HashMap<String, Finding>,
+    /// Key → first seen, for findings waiting out their grace.
+    candidates: HashMap<String, i64>,
+    notices: Option<mpsc::Sender<Notice>>,
+    metrics: Arc<Metrics>,
+}
+
+impl Engine {
+    /// An engine resuming the incidents the history says are open (a restart neither loses nor re-announces
+    /// them).
+    pub async fn resume(
+        store: Store,
+        tiers: Tiers,
+        thresholds: Thresholds,
+        grace_secs: i64,
+        notices: Option<mpsc::Sender<Notice>>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Engine, StoreError> {
+        let open: HashMap<String, Finding> =
+            store.open_findings().await?.into_iter().map(|f| (f.key.clone(), f)).collect();
+        metrics.findings_open.set(i64::try_from(open.len()).unwrap_or(i64::MAX));
+        Ok(Engine {
+            store,
+            tiers,
+            thresholds,
+            grace_secs,
+            open,
+            candidates: HashMap::new(),
+            notices,
+            metrics,
+        })
+    }
+
+    /// Runs the detectors on this state of the cluster, records the difference and announces it.
+    pub async fn evaluate(
+        &mut self,
+        topology: &Topology,
+        events: &[EventRecord],
+        now: i64,
+    ) -> Result<Changes, StoreError> {
+        let current = detect(topology, events, now, &self.thresholds, &self.tiers);
+        let present: HashSet<String> = current.iter().map(|f| f.key.clone()).collect();
+        self.candidates.retain(|key, _| present.contains(key));
+        let mut opened = Vec::new();
+        let mut updated = Vec::new();
+        for mut finding in current {
+            if let Some(previous) = self.open.get(&finding.key) {
+                finding.opened = previous.opened;
+                let changed = previous.severity != finding.severity
+                    || previous.message != finding.message
+                    || previous.entities != finding.entities;
+                if changed {
+                    updated.push(finding);
+                }
+                continue;
+            }
+            let first_seen = *self.candidates.entry(finding.key.clone()).or_insert(now);
+            if needs_grace(finding.detector) && now - first_seen < self.grace_secs {
+                continue;
+            }
+            self.candidates.remove(&finding.key);
+            finding.opened = first_seen;
+            opened.push(finding);
+        }
+        let resolved: Vec<(String, i64)> =
+            self.open.keys().filter(|k| !present.contains(*k)).map(|k| (k.clone(), now)).collect();
+        if opened.is_empty() && updated.is_empty() && resolved.is_empty() {
+            return Ok(Changes::default());
+        }
+        self.store.apply(opened.clone(), updated.clone(), resolved.clone()).await?;
+        let changes = Changes {
+            opened: opened.iter().map(|f| f.key.clone()).collect(),
+            resolved: resolved.iter().map(|(k, _)| k.clone()).collect(),
+        };
+        for f in updated {
+            self.open.insert(f.key.clone(), f);
+        }
+        for f in opened {
+            self.announce(Transition::Opened, &f);
+            self.open.insert(f.key.clone(), f);
+        }
+        for (key, at) in resolved {
+            if let Some(mut f) = self.open.remove(&key) {
+                f.resolved = Some(at);
+                self.announce(Transition::Resolved, &f);
+            }
+        }
+        self.metrics.findings_opened.inc_by(changes.opened.len() as u64);
+        self.metrics.findings_resolved.inc_by(changes.resolved.len() as u64);
+        self.metrics.findings_open.set(i64::try_from(self.open.len()).unwrap_or(i64::MAX));
+        Ok(changes)
+    }
+
+    fn announce(&self, transition: Transition, finding: &Finding) {
+        let Some(notices) = &self.notices else { return };
+        // A full queue means the webhooks are far behind; the history still has it.
+        if notices.try_send(Notice { transition, finding: finding.clone() }).is_err() {
+            tracing::warn!(key = %finding.key, "findings: the notification queue is full, one notification dropped");
+        }
+    }
+
+    /// How many findings are open.
+    pub fn open_count(&self) -> usize {
+        self.open.len()
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Follows the hub's topology and the event log until the hub shuts down. Nothing is evaluated before the
+/// collector's first full list: an empty topology would resolve every incident the history holds.
+pub async fn run(mut engine: Engine, hub: Hub, events: EventLog, mut ready: watch::Receiver<bool>) {
+    let mut shutdown = hub.shutdown();
+    let mut versions = events.subscribe();
+    let mut last: Option<(u64, u64)> = None;
+    let mut last_run = tokio::time::Instant::now();
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        if *ready.borrow() {
+            let state = (hub.topology().seq(), *versions.borrow_and_update());
+            if last != Some(state) || last_run.elapsed() >= TICK {
+                let topology = hub.topology();
+                let recent = events.recent(EVENT_CAPACITY, |_| true);
+                match engine.evaluate(&topology, &recent, unix_now()).await {
+                    Ok(changes) if changes != Changes::default() => tracing::info!(
+                        opened = changes.opened.len(),
+                        resolved = changes.resolved.len(),
+                        open = engine.open_count(),
+                        "findings changed"
+                    ),
+                    Ok(_) => {}
+                    // The next round retries: the open set was left as it was.
+                    Err(error) => {
+                        tracing::warn!(error = %crate::live::session::one_line(&error), "findings: cannot record");
+                    }
+                }
+                last = Some(state);
+                last_run = tokio::time::Instant::now();
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(DEBOUNCE) => {}
+            _ = shutdown.changed() => {}
+            _ = ready.changed() => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use topology::entity::{ContainerState, Details, Reason, Replicas, WorkloadInfo};
+    use topology::{Entity, EntityId, Kind};
+
+    fn crash_pod(crashing: bool) -> Entity {
+        let mut e = Entity::new(EntityId::new("c", Kind::Pod, "shop", "web-a"));
+        let mut c = topology::entity::Container::new("main", "img");
+        c.status.state = if crashing {
+            ContainerState::Waiting { reason: Some(Reason::CrashLoopBackOff) }
+        } else {
+            ContainerState::Running
+        };
+        let Details::Pod(info) = &mut e.details else { unreachable!() };
+        info.phase = topology::entity::PodPhase::Running;
+        info.containers = vec![c];
+        e
+    }
+
+    fn topology_of(entities: Vec<Entity>) -> Topology {
+        let mut t = Topology::new();
+        for e in entities {
+            t.upsert(e).unwrap();
+        }
+        t
+    }
+
+    #[tokio::test]
+    async fn a_finding_opens_once_resolves_once_and_is_announced_both_times() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let store = Store::open(None).unwrap();
+        let metrics = Metrics::shared();
+        let mut engine = Engine::resume(
+            store.clone(),
+            Tiers::default(),
+            Thresholds::default(),
+            60,
+            Some(tx),
+            metrics.clone(),
+        )
+        .await
+        .unwrap();
+        let broken = topology_of(vec![crash_pod(true)]);
+        let opened = engine.evaluate(&broken, &[], 100).await.unwrap();
+        assert_eq!(opened.opened, ["crash-loop/c/pod/shop/web-a"]);
+        assert_eq!(engine.evaluate(&broken, &[], 101).await.unwrap(), Changes::default());
+        assert_eq!(metrics.findings_open.get(), 1);
+        let fixed = topology_of(vec![crash_pod(false)]);
+        assert_eq!(
+            engine.evaluate(&fixed, &[], 130).await.unwrap().resolved,
+            ["crash-loop/c/pod/shop/web-a"]
+        );
+        let counts =
+            (metrics.findings_opened.get(), metrics.findings_resolved.get(), metrics.findings_open.get());
+        assert_eq!(counts, (1, 1, 0));
+        let first = rx.recv().await.unwrap();
+        assert_eq!((first.transition, first.finding.opened), (Transition::Opened, 100));
+        let second = rx.recv().await.unwrap();
+        assert_eq!((second.transition, second.finding.resolved), (Transition::Resolved, Some(130)));
+        let history = store.query(super::super::store::StateFilter::All, 0, 200, 0, 10).await.unwrap();
+        assert_eq!(history.iter().map(|f| (f.opened, f.resolved)).collect::<Vec<_>>(), [(100, Some(130))]);
+    }
+
+    #[tokio::test]
+    async fn a_restart_resumes_open_incidents_without_reopening_them() {
+        let store = Store::open(None).unwrap();
+        let broken = topology_of(vec![crash_pod(true)]);
+        let mut first = Engine::resume(
+            store.clone(),
+            Tiers::default(),
+            Thresholds::default(),
+            60,
+            None,
+            Metrics::shared(),
+        )
+        .await
+        .unwrap();
+        first.evaluate(&broken, &[], 100).await.unwrap();
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut second = Engine::resume(
+            store.clone(),
+            Tiers::default(),
+            Thresholds::default(),
+            60,
+            Some(tx),
+            Metrics::shared(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(second.evaluate(&broken, &[], 200).await.unwrap(), Changes::default());
+        assert!(rx.try_recv().is_err());
+        assert_eq!(store.opened_at("crash-loop/c/pod/shop/web-a".into()).await.unwrap(), Some(100));
+    }
+
+    #[tokio::test]
+    async fn unavailable_replicas_open_only_after_the_grace_and_date_from_first_sight() {
+        let mut deploy = Entity::new(EntityId::new("c", Kind::Deployment, "shop", "web"));
+        deploy.details = Details::Workload(WorkloadInfo {
+            replicas: Replicas { desired: 2, available: 1, ..Replicas::default() },
+            ..WorkloadInfo::default()
+        });
+        let t = topology_of(vec![deploy]);
+        let mut engine = Engine::resume(
+            Store::open(None).unwrap(),
+            Tiers::default(),
+            Thresholds::default(),
+            60,
+            None,
+            Metrics::shared(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(engine.evaluate(&t, &[], 1000).await.unwrap(), Changes::default());
+        assert_eq!(engine.evaluate(&t, &[], 1059).await.unwrap(), Changes::default());
+        assert_eq!(
+            engine.evaluate(&t, &[], 1060).await.unwrap().opened,
+            ["unavailable-replicas/c/deployment/shop/web"]
+        );
+        assert_eq!(engine.open["unavailable-replicas/c/deployment/shop/web"].opened, 1000);
+    }
+}

@@ -1,0 +1,430 @@
+//! Findings end to end: the real binary runs the demo's simulated cluster (which has a crash-looping and an
+//! image-pull-failing pod), the detectors open findings for them, a webhook receiver hears about it, deleting
+//! the crash-looping pod through the cluster's API resolves its finding, a viewer scoped to another namespace
+//! sees none of it, and the history is still there after a restart on the same database.
+
+use std::collections::BTreeMap;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Endpoints, Event, Node, PersistentVolumeClaim, Pod, Service};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+
+const ADMIN: &str = "findings-admin-token-0123456789ab";
+const OTHER: &str = "findings-other-team-token-012345";
+const OTHER_NS: &str = "kgents-gateway";
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+struct Demo {
+    child: Child,
+    addr: SocketAddr,
+    dir: PathBuf,
+}
+
+impl Demo {
+    fn start(dir: &Path, webhook: SocketAddr, extra: &[&str]) -> Demo {
+        std::fs::create_dir_all(dir.join("site/pkg")).unwrap();
+        std::fs::write(dir.join("site/pkg/gestalt-live.js"), "").unwrap();
+        std::fs::write(
+            dir.join("tokens"),
+            format!("{ADMIN} name=admin\n{OTHER} name=other namespaces={OTHER_NS}\n"),
+        )
+        .unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_gestalt-live"))
+            .args(["demo", "--scenario", "kgents", "--listen", &addr.to_string(), "--site-root"])
+            .arg(dir.join("site"))
+            .arg("--write-kubeconfig")
+            .arg(dir.join("kubeconfig"))
+            .arg("--auth-token-file")
+            .arg(dir.join("tokens"))
+            .arg("--findings-db")
+            .arg(dir.join("findings.db"))
+            .args(["--webhook", &format!("json:http://{webhook}/hook"), "--webhook-min-severity", "warning"])
+            .args(extra)
+            .env("GESTALT_LOG", "info")
+            // A still cluster: only the test changes it.
+            .env("GESTALT_CHURN", "0")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::options().create(true).append(true).open(dir.join("demo.log")).unwrap())
+            .spawn()
+            .expect("start gestalt-live demo");
+        Demo { child, addr, dir: dir.to_owned() }
+    }
+
+    async fn findings(&self, query: &str, token: &str) -> Vec<serde_json::Value> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let Ok(mut stream) = tokio::net::TcpStream::connect(self.addr).await else { return Vec::new() };
+        let request = format!(
+            "GET /api/v1/findings?{query} HTTP/1.0\r\nhost: {}\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n",
+            self.addr
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut response)).await.unwrap().unwrap();
+        let text = String::from_utf8_lossy(&response);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else { return Vec::new() };
+        assert!(head.split_whitespace().nth(1) == Some("200"), "{head}");
+        // HTTP/1.0: the body is the rest of the stream, never chunked.
+        serde_json::from_str(body).unwrap()
+    }
+
+    async fn kube(&self) -> Client {
+        let kubeconfig = Kubeconfig::read_from(self.dir.join("kubeconfig")).unwrap();
+        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.unwrap();
+        Client::try_from(config).unwrap()
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "----- gestalt-live demo log:\n{}",
+                std::fs::read_to_string(self.dir.join("demo.log")).unwrap_or_default()
+            );
+        }
+    }
+}
+
+async fn within<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn by_detector(findings: &[serde_json::Value], detector: &str) -> Option<serde_json::Value> {
+    findings.iter().find(|f| f["detector"] == detector).cloned()
+}
+
+async fn webhook_receiver() -> (SocketAddr, Arc<Mutex<Vec<serde_json::Value>>>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let sink = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: String| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push(serde_json::from_str(&body).unwrap());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn detectors_open_notify_resolve_stay_scoped_and_survive_a_restart() {
+    let dir = std::env::temp_dir().join(format!("gestalt-live-findings-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (hook, received) = webhook_receiver().await;
+    let demo = Demo::start(&dir, hook, &[]);
+
+    let open = within("the crash-loop and image-pull findings", || async {
+        let open = demo.findings("state=open", ADMIN).await;
+        (by_detector(&open, "crash-loop").is_some() && by_detector(&open, "image-pull").is_some())
+            .then_some(open)
+    })
+    .await;
+    let crash = by_detector(&open, "crash-loop").unwrap();
+    let pull = by_detector(&open, "image-pull").unwrap();
+    assert_eq!(crash["subject"]["namespace"], "kgents-agents");
+    assert!(crash["message"].as_str().unwrap().contains("CrashLoopBackOff"), "{crash}");
+    assert!(pull["message"].as_str().unwrap().contains("ImagePullBackOff"), "{pull}");
+    assert!(crash["entities"].as_array().unwrap().len() > 1, "the chain names more than the pod: {crash}");
+
+    // A viewer of another namespace sees no finding about anything outside it, nor any chain entity.
+    let theirs = demo.findings("state=all", OTHER).await;
+    for f in &theirs {
+        assert_eq!(f["subject"]["namespace"], OTHER_NS, "{f}");
+        for id in f["entities"].as_array().unwrap() {
+            assert_eq!(id["namespace"], OTHER_NS, "{f}");
+        }
+    }
+    assert!(by_detector(&theirs, "crash-loop").is_none());
+
+    // The webhook heard about the crash loop.
+    within("the webhook notification", || async {
+        let got = received.lock().unwrap().clone();
+        got.iter().any(|n| n["event"] == "opened" && n["key"] == crash["key"]).then_some(())
+    })
+    .await;
+
+    // The cause goes away: the crash-looping pod is deleted.
+    let client = demo.kube().await;
+    let name = crash["subject"]["name"].as_str().unwrap().to_owned();
+    Api::<Pod>::namespaced(client, "kgents-agents").delete(&name, &DeleteParams::default()).await.unwrap();
+    let resolved = within("the crash-loop finding to resolve", || async {
+        let all = demo.findings("state=resolved", ADMIN).await;
+        all.into_iter().find(|f| f["key"] == crash["key"])
+    })
+    .await;
+    assert!(resolved["resolved"].as_i64().unwrap() >= resolved["opened"].as_i64().unwrap());
+    within("the resolve notification", || async {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|n| n["event"] == "resolved" && n["key"] == crash["key"])
+            .then_some(())
+    })
+    .await;
+
+    // Restart on the same database: the resolved incident is history, the open one keeps its open time.
+    demo.stop();
+    let demo = Demo::start(&dir, hook, &[]);
+    let history = within("the history after a restart", || async {
+        let all = demo.findings("state=all", ADMIN).await;
+        let keys: BTreeMap<String, usize> = all.iter().fold(BTreeMap::new(), |mut m, f| {
+            *m.entry(f["key"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+            m
+        });
+        keys.contains_key(crash["key"].as_str().unwrap()).then_some(all)
+    })
+    .await;
+    let old = history.iter().find(|f| f["key"] == crash["key"] && f["resolved"] == resolved["resolved"]);
+    assert!(old.is_some(), "the resolved incident survived: {history:?}");
+    let still = history.iter().find(|f| f["key"] == pull["key"] && f["resolved"].is_null()).unwrap();
+    assert_eq!(still["opened"], pull["opened"], "an open incident is resumed, not reopened");
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn object<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
+    serde_json::from_value(value).unwrap()
+}
+
+const NS: &str = "kgents-agents";
+
+/// Whether `found` holds a finding for each `detector/c/kind/namespace/name` (the demo's cluster name is not
+/// `c`: only the detector and the part after the cluster are compared).
+fn has_all(found: &[serde_json::Value], expected: &[&str]) -> bool {
+    expected.iter().all(|want| {
+        let (detector, rest) = want.split_once("/c/").unwrap();
+        found.iter().any(|f| {
+            let key = f["key"].as_str().unwrap_or_default();
+            key.starts_with(&format!("{detector}/")) && key.ends_with(rest)
+        })
+    })
+}
+
+/// A `NotReady` node under memory pressure, a failed job, a service whose only endpoint is not ready, an
+/// unbound claim and an unschedulable pod with the scheduler's event.
+async fn write_node_job_service_claim_and_pod(client: &Client) {
+    let post = PostParams::default();
+    let status = |value| Patch::Merge(value);
+    let nodes: Api<Node> = Api::all(client.clone());
+    nodes.create(&post, &object(serde_json::json!({"metadata": {"name": "gl-sick"}}))).await.unwrap();
+    let sick = serde_json::json!({"status": {"conditions": [
+        {"type": "Ready", "status": "False", "reason": "KubeletNotReady"},
+        {"type": "MemoryPressure", "status": "True"}
+    ]}});
+    nodes.patch_status("gl-sick", &PatchParams::default(), &status(sick)).await.unwrap();
+    let jobs: Api<Job> = Api::namespaced(client.clone(), NS);
+    let job = serde_json::json!({"metadata": {"name": "gl-migrate"}, "spec": {"template": {"spec": {
+        "restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}}}});
+    jobs.create(&post, &object(job)).await.unwrap();
+    let failed =
+        serde_json::json!({"status": {"failed": 4, "conditions": [{"type": "Failed", "status": "True"}]}});
+    jobs.patch_status("gl-migrate", &PatchParams::default(), &status(failed)).await.unwrap();
+    let services: Api<Service> = Api::namespaced(client.clone(), NS);
+    let service = serde_json::json!({"metadata": {"name": "gl-empty"}, "spec": {"selector": {"app": "gl-nothing"},
+        "ports": [{"port": 80}]}});
+    services.create(&post, &object(service)).await.unwrap();
+    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), NS);
+    let empty = serde_json::json!({"metadata": {"name": "gl-empty"}, "subsets": [{"notReadyAddresses": [{"ip": "10.0.0.9"}],
+        "ports": [{"port": 80}]}]});
+    endpoints.create(&post, &object(empty)).await.unwrap();
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), NS);
+    let claim = serde_json::json!({"metadata": {"name": "gl-claim"}, "spec": {"accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "1Gi"}}}});
+    claims.create(&post, &object(claim)).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    let pod = serde_json::json!({"metadata": {"name": "gl-waiting"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+    pods.create(&post, &object(pod)).await.unwrap();
+    let unschedulable = serde_json::json!({"status": {"phase": "Pending", "conditions": [
+        {"type": "PodScheduled", "status": "False", "reason": "Unschedulable"}]}});
+    pods.patch_status("gl-waiting", &PatchParams::default(), &status(unschedulable)).await.unwrap();
+    let event = serde_json::json!({"metadata": {"name": "gl-waiting.1"}, "involvedObject": {"kind": "Pod", "name": "gl-waiting",
+        "namespace": NS}, "reason": "FailedScheduling", "type": "Warning", "count": 3,
+        "message": "0/3 nodes are available: 3 Insufficient memory."});
+    Api::<Event>::namespaced(client.clone(), NS).create(&post, &object(event)).await.unwrap();
+}
+
+/// Writes, through the cluster's API, one broken object per remaining detector (the still demo has no
+/// controllers to fix or fill them in), checks each opens, then removes each cause and checks each resolves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn written_causes_open_controller_node_service_claim_and_pending_findings_and_removing_them_resolves() {
+    let dir = std::env::temp_dir().join(format!("gestalt-live-findings-written-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (hook, _) = webhook_receiver().await;
+    let demo = Demo::start(&dir, hook, &["--findings-grace-secs", "0", "--findings-pending-secs", "0"]);
+    within("the demo to answer", || async {
+        (!demo.findings("state=open", ADMIN).await.is_empty()).then_some(())
+    })
+    .await;
+    let client = demo.kube().await;
+    write_node_job_service_claim_and_pod(&client).await;
+    let expected = [
+        "node-not-ready/c/node//gl-sick",
+        "node-pressure/c/node//gl-sick",
+        "job-failed/c/job/kgents-agents/gl-migrate",
+        "no-endpoints/c/service/kgents-agents/gl-empty",
+        "pvc-pending/c/persistentvolumeclaim/kgents-agents/gl-claim",
+        "pending-too-long/c/pod/kgents-agents/gl-waiting",
+    ];
+    let open = within("a finding for every written cause", || async {
+        let open = demo.findings("state=open", ADMIN).await;
+        has_all(&open, &expected).then_some(open)
+    })
+    .await;
+    let pending = open
+        .iter()
+        .find(|f| f["detector"] == "pending-too-long" && f["subject"]["name"] == "gl-waiting")
+        .unwrap();
+    assert!(
+        pending["message"].as_str().unwrap().ends_with("0/3 nodes are available: 3 Insufficient memory."),
+        "{pending}"
+    );
+    let node =
+        open.iter().find(|f| f["detector"] == "node-not-ready" && f["subject"]["name"] == "gl-sick").unwrap();
+    assert_eq!(node["severity"], "CRITICAL");
+    // A viewer of one namespace never sees node findings (nodes are cluster-scoped).
+    assert!(demo.findings("state=all", OTHER).await.iter().all(|f| f["subject"]["namespace"] == OTHER_NS));
+
+    let healthy = serde_json::json!({"status": {"conditions": [
+        {"type": "Ready", "status": "True"}, {"type": "MemoryPressure", "status": "False"}]}});
+    let healthy = Patch::Merge(healthy);
+    Api::<Node>::all(client.clone())
+        .patch_status("gl-sick", &PatchParams::default(), &healthy)
+        .await
+        .unwrap();
+    let gone = DeleteParams::default();
+    Api::<Job>::namespaced(client.clone(), NS).delete("gl-migrate", &gone).await.unwrap();
+    Api::<Service>::namespaced(client.clone(), NS).delete("gl-empty", &gone).await.unwrap();
+    Api::<PersistentVolumeClaim>::namespaced(client.clone(), NS).delete("gl-claim", &gone).await.unwrap();
+    Api::<Pod>::namespaced(client.clone(), NS).delete("gl-waiting", &gone).await.unwrap();
+    within("every written cause's finding to resolve", || async {
+        has_all(&demo.findings("state=resolved", ADMIN).await, &expected).then_some(())
+    })
+    .await;
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn workload_spec(name: &str, replicas: bool) -> serde_json::Value {
+    let mut spec = serde_json::json!({"selector": {"matchLabels": {"app": name}}, "template": {
+        "metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}});
+    if replicas {
+        spec["replicas"] = 2.into();
+        spec["serviceName"] = name.into();
+    }
+    serde_json::json!({"metadata": {"name": name}, "spec": spec})
+}
+
+/// The workload and pod-status detectors, on causes written through the cluster's API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_when_deleted() {
+    let dir = std::env::temp_dir().join(format!("gestalt-live-findings-workloads-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (hook, _) = webhook_receiver().await;
+    let demo = Demo::start(&dir, hook, &["--findings-grace-secs", "0"]);
+    within("the demo to answer", || async {
+        (!demo.findings("state=open", ADMIN).await.is_empty()).then_some(())
+    })
+    .await;
+    let client = demo.kube().await;
+    let (post, patch) = (PostParams::default(), PatchParams::default());
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    for name in ["gl-api", "gl-stuck"] {
+        deployments.create(&post, &object(workload_spec(name, true))).await.unwrap();
+        let unavailable =
+            serde_json::json!({"status": {"replicas": 2, "updatedReplicas": 1, "availableReplicas": 0}});
+        deployments.patch_status(name, &patch, &Patch::Merge(unavailable)).await.unwrap();
+    }
+    let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
+    statefulsets.create(&post, &object(workload_spec("gl-db", true))).await.unwrap();
+    let not_ready = serde_json::json!({"status": {"replicas": 2, "readyReplicas": 1}});
+    statefulsets.patch_status("gl-db", &patch, &Patch::Merge(not_ready)).await.unwrap();
+    let daemonsets: Api<DaemonSet> = Api::namespaced(client.clone(), NS);
+    daemonsets.create(&post, &object(workload_spec("gl-agent", false))).await.unwrap();
+    let short = serde_json::json!({"status": {"desiredNumberScheduled": 3, "currentNumberScheduled": 2,
+        "numberReady": 2, "numberMisscheduled": 0}});
+    daemonsets.patch_status("gl-agent", &patch, &Patch::Merge(short)).await.unwrap();
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NS);
+    for name in ["gl-oom", "gl-flap"] {
+        let pod = serde_json::json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+        pods.create(&post, &object(pod)).await.unwrap();
+    }
+    let oom = serde_json::json!({"status": {"phase": "Running", "containerStatuses": [{"name": "c", "image": "busybox",
+        "imageID": "", "ready": true, "restartCount": 6, "state": {"running": {}},
+        "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}});
+    pods.patch_status("gl-oom", &patch, &Patch::Merge(oom)).await.unwrap();
+    let running = serde_json::json!({"status": {"phase": "Running", "containerStatuses": [{"name": "c", "image": "busybox",
+        "imageID": "", "ready": false, "restartCount": 0, "state": {"running": {}}}]}});
+    pods.patch_status("gl-flap", &patch, &Patch::Merge(running)).await.unwrap();
+    let events: Api<Event> = Api::namespaced(client.clone(), NS);
+    let probe = serde_json::json!({"metadata": {"name": "gl-flap.1"}, "involvedObject": {"kind": "Pod", "name": "gl-flap",
+        "namespace": NS}, "reason": "Unhealthy", "type": "Warning", "count": 5,
+        "message": "Readiness probe failed: HTTP probe failed with statuscode: 503"});
+    events.create(&post, &object(probe)).await.unwrap();
+    let deadline = serde_json::json!({"metadata": {"name": "gl-stuck.1"}, "involvedObject": {"kind": "Deployment",
+        "name": "gl-stuck", "namespace": NS}, "reason": "ProgressDeadlineExceeded", "type": "Warning", "count": 1,
+        "message": "Deployment does not have minimum availability."});
+    events.create(&post, &object(deadline)).await.unwrap();
+
+    let expected = [
+        "unavailable-replicas/c/deployment/kgents-agents/gl-api",
+        "rollout-stuck/c/deployment/kgents-agents/gl-stuck",
+        "statefulset-not-ready/c/statefulset/kgents-agents/gl-db",
+        "daemonset-misscheduled/c/daemonset/kgents-agents/gl-agent",
+        "oom-killed/c/pod/kgents-agents/gl-oom",
+        "restarts/c/pod/kgents-agents/gl-oom",
+        "readiness-flapping/c/pod/kgents-agents/gl-flap",
+    ];
+    within("a finding for every written cause", || async {
+        has_all(&demo.findings("state=open", ADMIN).await, &expected).then_some(())
+    })
+    .await;
+    let gone = DeleteParams::default();
+    deployments.delete("gl-api", &gone).await.unwrap();
+    deployments.delete("gl-stuck", &gone).await.unwrap();
+    statefulsets.delete("gl-db", &gone).await.unwrap();
+    daemonsets.delete("gl-agent", &gone).await.unwrap();
+    pods.delete("gl-oom", &gone).await.unwrap();
+    pods.delete("gl-flap", &gone).await.unwrap();
+    within("every written cause's finding to resolve", || async {
+        has_all(&demo.findings("state=resolved", ADMIN).await, &expected).then_some(())
+    })
+    .await;
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
