@@ -226,6 +226,11 @@ mod tests {
         e
     }
 
+    /// An engine with the default rules and a 60 s grace.
+    async fn engine(store: Store, notices: Option<mpsc::Sender<Notice>>, metrics: Arc<Metrics>) -> Engine {
+        Engine::resume(store, Tiers::default(), Thresholds::default(), 60, notices, metrics).await.unwrap()
+    }
+
     fn topology_of(entities: Vec<Entity>) -> Topology {
         let mut t = Topology::new();
         for e in entities {
@@ -239,16 +244,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(8);
         let store = Store::open(None).unwrap();
         let metrics = Metrics::shared();
-        let mut engine = Engine::resume(
-            store.clone(),
-            Tiers::default(),
-            Thresholds::default(),
-            60,
-            Some(tx),
-            metrics.clone(),
-        )
-        .await
-        .unwrap();
+        let mut engine = engine(store.clone(), Some(tx), metrics.clone()).await;
         let broken = topology_of(vec![crash_pod(true)]);
         let opened = engine.evaluate(&broken, &[], 100).await.unwrap();
         assert_eq!(opened.opened, ["crash-loop/c/pod/shop/web-a"]);
@@ -274,28 +270,10 @@ mod tests {
     async fn a_restart_resumes_open_incidents_without_reopening_them() {
         let store = Store::open(None).unwrap();
         let broken = topology_of(vec![crash_pod(true)]);
-        let mut first = Engine::resume(
-            store.clone(),
-            Tiers::default(),
-            Thresholds::default(),
-            60,
-            None,
-            Metrics::shared(),
-        )
-        .await
-        .unwrap();
+        let mut first = engine(store.clone(), None, Metrics::shared()).await;
         first.evaluate(&broken, &[], 100).await.unwrap();
         let (tx, mut rx) = mpsc::channel(8);
-        let mut second = Engine::resume(
-            store.clone(),
-            Tiers::default(),
-            Thresholds::default(),
-            60,
-            Some(tx),
-            Metrics::shared(),
-        )
-        .await
-        .unwrap();
+        let mut second = engine(store.clone(), Some(tx), Metrics::shared()).await;
         assert_eq!(second.evaluate(&broken, &[], 200).await.unwrap(), Changes::default());
         assert!(rx.try_recv().is_err());
         assert_eq!(store.opened_at("crash-loop/c/pod/shop/web-a".into()).await.unwrap(), Some(100));
@@ -309,16 +287,7 @@ mod tests {
             ..WorkloadInfo::default()
         });
         let t = topology_of(vec![deploy]);
-        let mut engine = Engine::resume(
-            Store::open(None).unwrap(),
-            Tiers::default(),
-            Thresholds::default(),
-            60,
-            None,
-            Metrics::shared(),
-        )
-        .await
-        .unwrap();
+        let mut engine = engine(Store::open(None).unwrap(), None, Metrics::shared()).await;
         assert_eq!(engine.evaluate(&t, &[], 1000).await.unwrap(), Changes::default());
         assert_eq!(engine.evaluate(&t, &[], 1059).await.unwrap(), Changes::default());
         assert_eq!(

@@ -245,14 +245,21 @@ impl Worker {
         Err(fail(format!("answered {status}"), status.is_server_error() || status.as_u16() == 429))
     }
 
+    /// When the next notification may go, given the time now: evenly spaced at the rate, without saving up
+    /// slots while idle (a burst after a quiet hour is still paced).
+    fn take_slot(&mut self, now: tokio::time::Instant) -> tokio::time::Instant {
+        let slot = self.next_slot.max(now);
+        self.next_slot = slot + self.interval;
+        slot
+    }
+
     /// Sends one payload, waiting for the rate limit and retrying what may succeed later.
     ///
     /// # Errors
     /// The last failure once the attempts are spent or the failure is permanent.
     pub async fn deliver(&mut self, body: Bytes) -> Result<(), WebhookError> {
-        let now = tokio::time::Instant::now();
-        tokio::time::sleep_until(self.next_slot.max(now)).await;
-        self.next_slot = self.next_slot.max(now) + self.interval;
+        let slot = self.take_slot(tokio::time::Instant::now());
+        tokio::time::sleep_until(slot).await;
         let mut delay = self.backoff;
         let mut attempt = 1;
         loop {

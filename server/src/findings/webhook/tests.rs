@@ -184,3 +184,20 @@ fn targets_parse_with_a_format_prefix_and_refuse_other_schemes() {
     let error = Target::parse("ftp://h/SECRET", Format::Json).unwrap_err().to_string();
     assert!(!error.contains("SECRET"), "{error}");
 }
+
+#[test]
+fn the_rate_limit_spaces_notifications_evenly_and_saves_no_slots_while_idle() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _guard = runtime.enter();
+    let mut s = settings(None);
+    s.per_minute = 2;
+    let target = Target::parse("json:http://127.0.0.1:9/hook", Format::Json).unwrap();
+    let mut worker = Worker::new(target, &s, Metrics::shared()).unwrap();
+    let start = tokio::time::Instant::now();
+    let slots: Vec<u64> = (0..3).map(|_| (worker.take_slot(start) - start).as_secs()).collect();
+    assert_eq!(slots, [0, 30, 60]);
+    // An hour later the next one goes at once, and the one after waits its 30 s again.
+    let later = start + Duration::from_secs(3600);
+    assert_eq!(worker.take_slot(later), later);
+    assert_eq!(worker.take_slot(later) - later, Duration::from_secs(30));
+}
