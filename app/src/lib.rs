@@ -80,6 +80,8 @@ fn LivePage() -> impl IntoView {
     let drawn = RwSignal::new(false);
     let view = View::new();
     provide_context(view);
+    #[cfg(feature = "hydrate")]
+    let scene = live::wire(view);
 
     #[cfg(feature = "hydrate")]
     Effect::new(move |started: Option<bool>| {
@@ -97,7 +99,7 @@ fn LivePage() -> impl IntoView {
                 if let Err(error) = tick {
                     leptos::logging::warn!("no clock for the status badge: {error:?}");
                 }
-                live::start(element, live::Ui { summary: status, connection, drawn, view });
+                live::start(element, live::Ui { summary: status, connection, drawn, view }, scene.clone());
                 true
             }
             None => false,
@@ -119,8 +121,9 @@ fn LivePage() -> impl IntoView {
                 id="scene"
                 class="gl-canvas"
                 data-drawn=move || drawn.get().to_string()
+                tabindex="0"
                 role="img"
-                aria-label="3D map of the cluster: services on top, workloads in the middle, pods, then nodes at the bottom; one band per namespace"
+                aria-label="3D map of the cluster: services on top, workloads in the middle, pods, then nodes at the bottom; one band per namespace. Drag or arrow keys to orbit, shift to pan, wheel or plus and minus to zoom, R to reset, F to fly to the selection, click to select."
             ></canvas>
             <Legend/>
             <findings::FindingsPanel/>

@@ -6,15 +6,20 @@
 //! (a bug, or a server restart in between) is answered with a fresh hello asking for a snapshot: the page
 //! never shows a half-applied picture. The scene is redrawn at most every 100 ms, however fast diffs come.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::sync::Arc;
+
 use futures_util::future::{select, Either};
 use futures_util::{SinkExt, StreamExt};
 use gloo_net::websocket::{futures::WebSocket, Message};
 use gloo_timers::future::TimeoutFuture;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use std::sync::Arc;
+use scene::camera::Orbit;
+use scene::instances::Emphasis;
 use topology::protocol::{ClientMsg, Filters, ServerMsg};
-
 use topology::Topology;
 use web_sys::HtmlCanvasElement;
 
@@ -57,18 +62,90 @@ pub struct Ui {
     pub view: crate::View,
 }
 
+/// The scene once it started: fed topologies by the client, and the view's signals by the effects of [`wire`].
+pub type SceneSlot = Rc<RefCell<Option<scene::renderer::SceneHandle>>>;
+
 /// Connects and keeps the page live for as long as it is open.
-pub fn start(canvas: HtmlCanvasElement, ui: Ui) {
-    spawn_local(run(canvas, ui));
+pub fn start(canvas: HtmlCanvasElement, ui: Ui, scene: SceneSlot) {
+    spawn_local(run(canvas, ui, scene));
+}
+
+/// Passes the view's signals to the scene: selection, its chain as the highlight, filters, camera requests.
+/// Call it in the page's component body (its effects live as long as the page).
+pub fn wire(view: crate::View) -> SceneSlot {
+    let slot = SceneSlot::default();
+    // The selection's chain (ingress → service → pods → node, and owners) lights up; it follows the topology.
+    Effect::new(move |_| {
+        let chain = view.selected.get().and_then(|id| {
+            view.topology
+                .with(|t| t.as_ref().filter(|t| t.contains(&id)).map(|t| topology::finding::chain(t, &id)))
+        });
+        let chain = chain.unwrap_or_default();
+        if view.highlight.with_untracked(|h| *h != chain) {
+            view.highlight.set(chain);
+        }
+    });
+    {
+        let slot = slot.clone();
+        Effect::new(move |_| {
+            let emphasis = emphasis(view);
+            if let Some(scene) = slot.borrow().as_ref() {
+                scene.set_emphasis(emphasis);
+            }
+            mark_selected(view.selected.get().as_ref());
+        });
+    }
+    {
+        let slot = slot.clone();
+        Effect::new(move |_| {
+            let Some(request) = view.camera_request.get() else { return };
+            // Before the scene exists the request waits; the scene takes it when it starts.
+            if let Some(scene) = slot.borrow().as_ref() {
+                obey(scene, &request);
+                view.camera_request.set(None);
+            }
+        });
+    }
+    slot
+}
+
+fn obey(scene: &scene::renderer::SceneHandle, request: &crate::view::CameraRequest) {
+    match request {
+        crate::view::CameraRequest::Reset => scene.reset_view(),
+        crate::view::CameraRequest::FlyTo(id) => scene.fly_to(id),
+    }
+}
+
+/// The emphasis the view asks for, read with tracking (for effects).
+fn emphasis(view: crate::View) -> Emphasis {
+    Emphasis {
+        selected: view.selected.get(),
+        highlight: view.highlight.with(|h| h.iter().cloned().collect::<HashSet<_>>()),
+        visible: view.visible.get(),
+    }
+}
+
+/// `data-selected` on the canvas: what tests and user scripts can read of the selection.
+fn mark_selected(id: Option<&topology::EntityId>) {
+    let canvas = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("scene"));
+    if let Some(canvas) = canvas {
+        let _ = match id {
+            Some(id) => canvas.set_attribute("data-selected", &id.to_string()),
+            None => canvas.remove_attribute("data-selected"),
+        };
+    }
+}
+
+fn orbit_of(view: crate::view::CameraView) -> Orbit {
+    Orbit { target: view.target, yaw: view.yaw, pitch: view.pitch, distance: view.distance }
 }
 
 fn now() -> f64 {
     js_sys::Date::now()
 }
 
-async fn run(canvas: HtmlCanvasElement, ui: Ui) {
-    let mut client =
-        Client { canvas: Some(canvas), scene: None, topology: None, data_at: None, dirty: false };
+async fn run(canvas: HtmlCanvasElement, ui: Ui, scene: SceneSlot) {
+    let mut client = Client { canvas: Some(canvas), scene, topology: None, data_at: None, dirty: false };
     let mut attempt = 0;
     let mut lost_at = None;
     loop {
@@ -95,7 +172,7 @@ async fn run(canvas: HtmlCanvasElement, ui: Ui) {
 struct Client {
     /// Taken when the scene starts (on the first snapshot: the scene frames what it is first given).
     canvas: Option<HtmlCanvasElement>,
-    scene: Option<scene::renderer::SceneHandle>,
+    scene: SceneSlot,
     /// Shared with the panels through [`crate::View::topology`]; a diff copies it only while a panel still holds
     /// the previous one (`Arc::make_mut`), so at most once per redraw.
     topology: Option<Arc<Topology>>,
@@ -192,18 +269,44 @@ impl Client {
         self.dirty = false;
         ui.summary.set(crate::summary(topology));
         ui.view.topology.set(Some(Arc::clone(topology)));
-        match (&self.scene, self.canvas.take()) {
-            (Some(scene), _) => scene.set_topology(topology),
-            (None, Some(canvas)) => {
-                let drawn = ui.drawn;
-                self.scene = Some(scene::renderer::start(canvas, topology, move |frames| {
-                    if frames == 1 {
-                        drawn.set(true);
-                    }
-                })?);
-            }
-            (None, None) => {}
+        if let Some(scene) = self.scene.borrow().as_ref() {
+            scene.set_topology(topology);
+            return Ok(());
         }
+        let Some(canvas) = self.canvas.take() else { return Ok(()) };
+        let (drawn, view) = (ui.drawn, ui.view);
+        let callbacks = scene::renderer::Callbacks {
+            on_frame: Box::new(move |frames| {
+                if frames == 1 {
+                    drawn.set(true);
+                }
+            }),
+            on_select: Box::new(move |id| view.selected.set(id)),
+            on_hover: Box::new(move |id| view.hovered.set(id)),
+            on_camera: Box::new(move |orbit: Orbit| {
+                view.camera.set(Some(crate::view::CameraView {
+                    target: orbit.target,
+                    yaw: orbit.yaw,
+                    pitch: orbit.pitch,
+                    distance: orbit.distance,
+                }));
+            }),
+        };
+        let scene = scene::renderer::start(canvas, topology, callbacks)?;
+        // What the view already asks for (a deep link's camera and selection, filters set before the data came).
+        if let Some(camera) = view.camera.get_untracked() {
+            scene.set_camera(orbit_of(camera));
+        }
+        scene.set_emphasis(Emphasis {
+            selected: view.selected.get_untracked(),
+            highlight: view.highlight.with_untracked(|h| h.iter().cloned().collect()),
+            visible: view.visible.get_untracked(),
+        });
+        if let Some(request) = view.camera_request.get_untracked() {
+            obey(&scene, &request);
+            view.camera_request.set(None);
+        }
+        *self.scene.borrow_mut() = Some(scene);
         Ok(())
     }
 }

@@ -82,7 +82,11 @@ impl Orbit {
             dyaw += std::f32::consts::TAU;
         }
         Self {
-            target: [mix(self.target[0], to.target[0]), mix(self.target[1], to.target[1]), mix(self.target[2], to.target[2])],
+            target: [
+                mix(self.target[0], to.target[0]),
+                mix(self.target[1], to.target[1]),
+                mix(self.target[2], to.target[2]),
+            ],
             yaw: self.yaw + dyaw * t,
             pitch: mix(self.pitch, to.pitch),
             // Distance interpolates geometrically: a fly from far away slows down as it arrives.
@@ -99,8 +103,11 @@ impl Orbit {
     fn clamped(self) -> Self {
         let yaw = if self.yaw.is_finite() { self.yaw % std::f32::consts::TAU } else { 0.0 };
         let pitch = if self.pitch.is_finite() { self.pitch.clamp(-PITCH_LIMIT, PITCH_LIMIT) } else { 0.2 };
-        let distance =
-            if self.distance.is_finite() { self.distance.clamp(DISTANCE.0, DISTANCE.1) } else { DISTANCE.1 / 10.0 };
+        let distance = if self.distance.is_finite() {
+            self.distance.clamp(DISTANCE.0, DISTANCE.1)
+        } else {
+            DISTANCE.1 / 10.0
+        };
         let target = self.target.map(|v| if v.is_finite() { v } else { 0.0 });
         Self { target, yaw, pitch, distance }
     }
@@ -137,7 +144,8 @@ mod tests {
         let orbit = Orbit::looking([0.0, 0.0, 10.0], [0.0; 3]);
         assert!(orbit.zoomed(1e-9).distance >= 2.0);
         assert!(orbit.zoomed(1e9).distance <= 900.0);
-        let nan = Orbit { target: [f32::NAN; 3], yaw: f32::NAN, pitch: f32::INFINITY, distance: f32::NAN }.zoomed(1.0);
+        let nan = Orbit { target: [f32::NAN; 3], yaw: f32::NAN, pitch: f32::INFINITY, distance: f32::NAN }
+            .zoomed(1.0);
         assert!(nan.eye().iter().all(|v| v.is_finite()), "{nan:?}");
     }
 

@@ -43,10 +43,14 @@ impl Gesture {
     }
 }
 
+/// An event name and its listener.
+type Handler = (&'static str, Closure<dyn FnMut(Event)>);
+type Shared = Rc<RefCell<Renderer>>;
+
 /// The listeners on one canvas; [`Listeners::remove`] takes them off.
 pub struct Listeners {
     canvas: HtmlCanvasElement,
-    handlers: Vec<(&'static str, Closure<dyn FnMut(Event)>)>,
+    handlers: Vec<Handler>,
 }
 
 impl Listeners {
@@ -59,9 +63,9 @@ impl Listeners {
 }
 
 /// Listens for input on `canvas` and steers `renderer`.
-pub(crate) fn listen(canvas: &HtmlCanvasElement, renderer: &Rc<RefCell<Renderer>>) -> Listeners {
+pub(crate) fn listen(canvas: &HtmlCanvasElement, renderer: &Shared) -> Listeners {
     let gesture = Rc::new(RefCell::new(Gesture::default()));
-    let mut handlers: Vec<(&'static str, Closure<dyn FnMut(Event)>)> = Vec::new();
+    let mut handlers: Vec<Handler> = Vec::new();
     let mut on = |name: &'static str, handler: Box<dyn FnMut(Event)>| {
         let closure = Closure::wrap(handler);
         let options = AddEventListenerOptions::new();
@@ -92,48 +96,7 @@ pub(crate) fn listen(canvas: &HtmlCanvasElement, renderer: &Rc<RefCell<Renderer>
             }),
         );
     }
-    {
-        let (gesture, renderer, canvas) = (gesture.clone(), renderer.clone(), canvas.clone());
-        on(
-            "pointermove",
-            Box::new(move |event: Event| {
-                let Some(event) = event.dyn_ref::<PointerEvent>() else { return };
-                let (x, y) = (event.offset_x() as f32, event.offset_y() as f32);
-                let mut g = gesture.borrow_mut();
-                let Some(index) = g.pointers.iter().position(|(id, _, _)| *id == event.pointer_id()) else {
-                    // Not pressed: hover, throttled.
-                    let now = js_sys::Date::now();
-                    if now - g.last_hover >= HOVER_MS {
-                        g.last_hover = now;
-                        drop(g);
-                        let mut r = renderer.borrow_mut();
-                        let hit = r.pick(x, y);
-                        r.hover(hit);
-                    }
-                    return;
-                };
-                let before = g.centre_and_spread();
-                let (_, px, py) = g.pointers[index];
-                g.pointers[index] = (event.pointer_id(), x, y);
-                let (dx, dy) = (x - px, y - py);
-                g.travelled += dx.abs() + dy.abs();
-                let height = canvas.client_height().max(1) as f32;
-                let mut r = renderer.borrow_mut();
-                let orbit = r.orbit();
-                let moved = match (before, g.centre_and_spread()) {
-                    (Some(((cx0, cy0), s0)), Some(((cx1, cy1), s1))) if s0 > 0.0 && s1 > 0.0 => {
-                        let pan = orbit.panned(-(cx1 - cx0) / height, (cy1 - cy0) / height);
-                        pan.zoomed(s0 / s1)
-                    }
-                    _ if g.pan => orbit.panned(-dx / height, dy / height),
-                    _ => orbit.rotated(-dx * ORBIT_PER_PX, dy * ORBIT_PER_PX),
-                };
-                if g.travelled > CLICK_SLOP {
-                    r.steer(moved);
-                }
-            }),
-        );
-    }
+    on("pointermove", pointer_move(gesture.clone(), renderer.clone(), canvas.clone()));
     for name in ["pointerup", "pointercancel"] {
         let (gesture, renderer) = (gesture.clone(), renderer.clone());
         on(
@@ -147,7 +110,11 @@ pub(crate) fn listen(canvas: &HtmlCanvasElement, renderer: &Rc<RefCell<Renderer>
                     return;
                 }
                 let mut r = renderer.borrow_mut();
-                if g.travelled <= CLICK_SLOP && was_single && event.type_() == "pointerup" && event.button() == 0 {
+                if g.travelled <= CLICK_SLOP
+                    && was_single
+                    && event.type_() == "pointerup"
+                    && event.button() == 0
+                {
                     let hit = r.pick(event.offset_x() as f32, event.offset_y() as f32);
                     r.select(hit);
                 } else if g.travelled > CLICK_SLOP {
@@ -174,54 +141,97 @@ pub(crate) fn listen(canvas: &HtmlCanvasElement, renderer: &Rc<RefCell<Renderer>
         );
     }
     on("contextmenu", Box::new(|event: Event| event.prevent_default()));
-    {
-        let renderer = renderer.clone();
-        on(
-            "keydown",
-            Box::new(move |event: Event| {
-                let Some(key) = event.dyn_ref::<KeyboardEvent>() else { return };
-                if key.ctrl_key() || key.meta_key() || key.alt_key() {
-                    return;
-                }
-                let mut r = renderer.borrow_mut();
-                let orbit = r.orbit();
-                let step = 0.08;
-                let moved = match (key.key().as_str(), key.shift_key()) {
-                    ("ArrowLeft", false) => Some(orbit.rotated(step, 0.0)),
-                    ("ArrowRight", false) => Some(orbit.rotated(-step, 0.0)),
-                    ("ArrowUp", false) => Some(orbit.rotated(0.0, step)),
-                    ("ArrowDown", false) => Some(orbit.rotated(0.0, -step)),
-                    ("ArrowLeft", true) => Some(orbit.panned(-0.05, 0.0)),
-                    ("ArrowRight", true) => Some(orbit.panned(0.05, 0.0)),
-                    ("ArrowUp", true) => Some(orbit.panned(0.0, 0.05)),
-                    ("ArrowDown", true) => Some(orbit.panned(0.0, -0.05)),
-                    ("+" | "=", _) => Some(orbit.zoomed(0.85)),
-                    ("-" | "_", _) => Some(orbit.zoomed(1.0 / 0.85)),
-                    ("r" | "R" | "Home", _) => {
-                        r.reset_view();
-                        event.prevent_default();
-                        return;
-                    }
-                    ("f" | "F", _) => {
-                        if let Some(id) = r.selected() {
-                            r.fly_to(&id);
-                        }
-                        event.prevent_default();
-                        return;
-                    }
-                    ("Escape", _) => {
-                        r.select(None);
-                        return;
-                    }
-                    _ => None,
-                };
-                if let Some(moved) = moved {
-                    event.prevent_default();
-                    r.steer(moved);
-                    r.settled();
-                }
-            }),
-        );
-    }
+    on("keydown", keys(renderer.clone()));
     Listeners { canvas: canvas.clone(), handlers }
+}
+
+/// Drags orbit or pan, two pointers pinch and pan; without a button, hover.
+fn pointer_move(
+    gesture: Rc<RefCell<Gesture>>,
+    renderer: Shared,
+    canvas: HtmlCanvasElement,
+) -> Box<dyn FnMut(Event)> {
+    Box::new(move |event: Event| {
+        let Some(event) = event.dyn_ref::<PointerEvent>() else { return };
+        let (x, y) = (event.offset_x() as f32, event.offset_y() as f32);
+        let mut g = gesture.borrow_mut();
+        let Some(index) = g.pointers.iter().position(|(id, _, _)| *id == event.pointer_id()) else {
+            // Not pressed: hover, throttled.
+            let now = js_sys::Date::now();
+            if now - g.last_hover >= HOVER_MS {
+                g.last_hover = now;
+                drop(g);
+                let mut r = renderer.borrow_mut();
+                let hit = r.pick(x, y);
+                r.hover(hit);
+            }
+            return;
+        };
+        let before = g.centre_and_spread();
+        let (_, px, py) = g.pointers[index];
+        g.pointers[index] = (event.pointer_id(), x, y);
+        let (dx, dy) = (x - px, y - py);
+        g.travelled += dx.abs() + dy.abs();
+        let height = canvas.client_height().max(1) as f32;
+        let mut r = renderer.borrow_mut();
+        let orbit = r.orbit();
+        let moved = match (before, g.centre_and_spread()) {
+            (Some(((cx0, cy0), s0)), Some(((cx1, cy1), s1))) if s0 > 0.0 && s1 > 0.0 => {
+                let pan = orbit.panned(-(cx1 - cx0) / height, (cy1 - cy0) / height);
+                pan.zoomed(s0 / s1)
+            }
+            _ if g.pan => orbit.panned(-dx / height, dy / height),
+            _ => orbit.rotated(-dx * ORBIT_PER_PX, dy * ORBIT_PER_PX),
+        };
+        if g.travelled > CLICK_SLOP {
+            r.steer(moved);
+        }
+    })
+}
+
+/// The keyboard on the focused canvas.
+fn keys(renderer: Shared) -> Box<dyn FnMut(Event)> {
+    Box::new(move |event: Event| {
+        let Some(key) = event.dyn_ref::<KeyboardEvent>() else { return };
+        if key.ctrl_key() || key.meta_key() || key.alt_key() {
+            return;
+        }
+        let mut r = renderer.borrow_mut();
+        let orbit = r.orbit();
+        let step = 0.08;
+        let moved = match (key.key().as_str(), key.shift_key()) {
+            ("ArrowLeft", false) => Some(orbit.rotated(step, 0.0)),
+            ("ArrowRight", false) => Some(orbit.rotated(-step, 0.0)),
+            ("ArrowUp", false) => Some(orbit.rotated(0.0, step)),
+            ("ArrowDown", false) => Some(orbit.rotated(0.0, -step)),
+            ("ArrowLeft", true) => Some(orbit.panned(-0.05, 0.0)),
+            ("ArrowRight", true) => Some(orbit.panned(0.05, 0.0)),
+            ("ArrowUp", true) => Some(orbit.panned(0.0, 0.05)),
+            ("ArrowDown", true) => Some(orbit.panned(0.0, -0.05)),
+            ("+" | "=", _) => Some(orbit.zoomed(0.85)),
+            ("-" | "_", _) => Some(orbit.zoomed(1.0 / 0.85)),
+            ("r" | "R" | "Home", _) => {
+                r.reset_view();
+                event.prevent_default();
+                return;
+            }
+            ("f" | "F", _) => {
+                if let Some(id) = r.selected() {
+                    r.fly_to(&id);
+                }
+                event.prevent_default();
+                return;
+            }
+            ("Escape", _) => {
+                r.select(None);
+                return;
+            }
+            _ => None,
+        };
+        if let Some(moved) = moved {
+            event.prevent_default();
+            r.steer(moved);
+            r.settled();
+        }
+    })
 }

@@ -10,7 +10,7 @@ pub fn nearest_hit(
     spheres: impl IntoIterator<Item = ([f32; 3], f32)>,
 ) -> Option<usize> {
     let length = dot(direction, direction).sqrt();
-    if !(length > 0.0) {
+    if length.is_nan() || length <= 0.0 {
         return None;
     }
     let dir = direction.map(|v| v / length);

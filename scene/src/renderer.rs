@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use three_d::{
     degrees, vec3, AmbientLight, Camera, ClearState, Context, CpuMaterial, CpuMesh, DirectionalLight, Gm,
-    InstancedMesh, Mat4, PhysicalMaterial, PixelPoint, RenderTarget, Srgba, Vec3, Viewport,
+    InstancedMesh, Mat4, PhysicalMaterial, PhysicalPoint, RenderTarget, Srgba, Vec3, Viewport,
 };
 use topology::interp::Animator;
 use topology::layout::Layout;
@@ -196,8 +196,9 @@ pub fn start(
     let sun = DirectionalLight::new(&context, 2.2, Srgba::WHITE, vec3(-0.4, -1.0, -0.6));
 
     let orbit = Orbit::looking([0.0, 8.0, 40.0], [0.0; 3]);
+    let input_target = canvas.clone();
     let renderer = Rc::new(RefCell::new(Renderer {
-        canvas: canvas.clone(),
+        canvas,
         context,
         camera,
         meshes,
@@ -218,7 +219,7 @@ pub fn start(
         hovered: None,
     }));
     renderer.borrow_mut().animator.set_reduced_motion(prefers_reduced_motion());
-    let listeners = input::listen(&canvas, &renderer);
+    let listeners = input::listen(&input_target, &renderer);
     renderer.borrow_mut().listeners = Some(listeners);
     let handle = SceneHandle { inner: renderer, alive: Rc::new(RefCell::new(true)) };
     handle.set_topology(topology);
@@ -314,7 +315,7 @@ impl Renderer {
     pub(crate) fn fly_to(&mut self, id: &EntityId) {
         let Some(visual) = self.animator.visual(id, now_secs()) else { return };
         // Close enough to read the entity's neighbourhood, never farther than the viewer already is.
-        let distance = self.orbit.distance.min(30.0).max(12.0);
+        let distance = self.orbit.distance.clamp(12.0, 30.0);
         self.user_moved = true;
         let to = self.orbit.focused(visual.position, distance);
         self.fly(to);
@@ -347,7 +348,7 @@ impl Renderer {
     pub(crate) fn pick(&self, x: f32, y: f32) -> Option<EntityId> {
         let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()) as f32;
         let viewport = self.camera.viewport();
-        let pixel = PixelPoint { x: x * ratio, y: viewport.height as f32 - y * ratio };
+        let pixel = PhysicalPoint { x: x * ratio, y: viewport.height as f32 - y * ratio };
         let origin = self.camera.position_at_pixel(pixel);
         let direction = self.camera.view_direction_at_pixel(pixel);
         let now = now_secs();
