@@ -344,7 +344,7 @@ impl Renderer {
     }
 
     /// The entity under a canvas point in CSS pixels: a ray from the eye through the pixel against each drawn,
-    /// admitted entity's bounding sphere (see [`crate::pick`]).
+    /// admitted entity's box (see [`crate::pick`]).
     pub(crate) fn pick(&self, x: f32, y: f32) -> Option<EntityId> {
         let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()) as f32;
         let viewport = self.camera.viewport();
@@ -352,20 +352,20 @@ impl Renderer {
         let origin = self.camera.position_at_pixel(pixel);
         let direction = self.camera.view_direction_at_pixel(pixel);
         let now = now_secs();
-        let candidates: Vec<(&EntityId, [f32; 3], f32)> = self
+        let candidates: Vec<(&EntityId, [f32; 3], [f32; 3])> = self
             .animator
             .sample(now)
             .filter(|(id, visual)| visual.opacity > 0.3 && self.emphasis.admits(id))
             .filter_map(|(id, visual)| {
-                let size = scale(id.kind())?;
-                let radius = size.iter().copied().fold(0.0_f32, f32::max) * 0.5 * visual.scale.max(1.0);
-                Some((id, visual.position, radius))
+                // three-d's unit shapes span -1..1, so the instance scale is the half-size.
+                let half = scale(id.kind())?.map(|v| v * visual.scale.max(1.0));
+                Some((id, visual.position, half))
             })
             .collect();
         let hit = crate::pick::nearest_hit(
             [origin.x, origin.y, origin.z],
             [direction.x, direction.y, direction.z],
-            candidates.iter().map(|(_, centre, radius)| (*centre, *radius)),
+            candidates.iter().map(|(_, centre, half)| (*centre, *half)),
         )?;
         Some(candidates[hit].0.clone())
     }

@@ -1,0 +1,145 @@
+// The 3D scene's input, end to end: picking with the mouse, the keyboard camera, dragging. Reduced motion makes
+// camera moves instant and stops the pulse, so screenshots compare exactly.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import pngjs from 'pngjs';
+
+import { launchBrowser, watchConsole } from '../lib/browser.mjs';
+import { startServer } from '../lib/server.mjs';
+
+const { PNG } = pngjs;
+// The scene's clear colour (scene::renderer::BACKGROUND) in 8-bit sRGB.
+const BACKGROUND = [18, 20, 28];
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer(['demo']);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+async function openStill() {
+  const page = await browser.newPage();
+  const errors = watchConsole(page);
+  await page.emulateMedia({ reducedMotion: 'reduce' });
+  await page.goto(`${server.url}/gestalt/live`);
+  await page.locator('canvas[data-drawn="true"]').waitFor({ timeout: 30_000 });
+  // The legend floats over the canvas; hidden through the CSSOM (the CSP refuses injected styles).
+  await page.evaluate(() => { document.querySelector('.gl-legend').style.display = 'none'; });
+  await page.waitForTimeout(300);
+  return { page, errors, canvas: page.locator('canvas') };
+}
+
+async function shot(canvas) {
+  return PNG.sync.read(await canvas.screenshot());
+}
+
+const isDrawn = (png, x, y) => {
+  const i = (y * png.width + x) * 4;
+  const d = png.data;
+  return Math.abs(d[i] - BACKGROUND[0]) + Math.abs(d[i + 1] - BACKGROUND[1]) + Math.abs(d[i + 2] - BACKGROUND[2]) > 40;
+};
+
+// A point (CSS pixels, the screenshot is at device scale 1) whose whole neighbourhood of radius r is drawn
+// (`drawn` true) or background (`drawn` false), scanning from the centre outwards.
+function findPoint(png, drawn, r) {
+  const cx = png.width >> 1;
+  const cy = png.height >> 1;
+  for (let ring = 0; ring < Math.max(png.width, png.height); ring += 3) {
+    for (let dy = -ring; dy <= ring; dy += 3) {
+      for (let dx = -ring; dx <= ring; dx += 3) {
+        if (Math.max(Math.abs(dx), Math.abs(dy)) !== ring) continue;
+        const [x, y] = [cx + dx, cy + dy];
+        if (x < r || y < r || x >= png.width - r || y >= png.height - r) continue;
+        let ok = true;
+        for (let oy = -r; oy <= r && ok; oy += 1) {
+          for (let ox = -r; ox <= r && ok; ox += 1) ok = isDrawn(png, x + ox, y + oy) === drawn;
+        }
+        if (ok) return { x, y };
+      }
+    }
+  }
+  return null;
+}
+
+function brightness(png) {
+  let sum = 0;
+  for (let i = 0; i < png.data.length; i += 4) sum += png.data[i] + png.data[i + 1] + png.data[i + 2];
+  return sum;
+}
+
+function changedPixels(a, b) {
+  let changed = 0;
+  for (let i = 0; i < a.data.length; i += 4) {
+    const d = Math.abs(a.data[i] - b.data[i]) + Math.abs(a.data[i + 1] - b.data[i + 1]) + Math.abs(a.data[i + 2] - b.data[i + 2]);
+    if (d > 30) changed += 1;
+  }
+  return changed;
+}
+
+test('a click picks the entity under it, dims everything outside its chain, and Escape or the background clears it', async () => {
+  const { page, errors, canvas } = await openStill();
+  const before = await shot(canvas);
+  const target = findPoint(before, true, 3);
+  assert.ok(target, 'no entity drawn large enough to click');
+  await canvas.click({ position: target });
+  await page.locator('canvas[data-selected]').waitFor({ timeout: 5_000 });
+  const id = await canvas.getAttribute('data-selected');
+  assert.match(id, /\//, `an entity id: ${id}`);
+  await page.waitForTimeout(300);
+  const selected = await shot(canvas);
+  assert.ok(brightness(selected) < brightness(before), 'what is outside the selection\'s chain is dimmed');
+
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.querySelector('canvas').hasAttribute('data-selected'), null, { timeout: 5_000 });
+
+  await canvas.click({ position: target });
+  await page.locator('canvas[data-selected]').waitFor({ timeout: 5_000 });
+  const empty = findPoint(before, false, 20);
+  assert.ok(empty, 'no empty background to click');
+  await canvas.click({ position: empty });
+  await page.waitForFunction(() => !document.querySelector('canvas').hasAttribute('data-selected'), null, { timeout: 5_000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('the keyboard zooms and orbits the focused map, and R brings the overview back', async () => {
+  const { page, errors, canvas } = await openStill();
+  await canvas.focus();
+  const overview = await shot(canvas);
+  for (let i = 0; i < 4; i += 1) await page.keyboard.press('+');
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForTimeout(300);
+  const moved = await shot(canvas);
+  const total = overview.width * overview.height;
+  assert.ok(changedPixels(overview, moved) > total * 0.01, 'zoom and orbit changed the picture');
+  await page.keyboard.press('r');
+  await page.waitForTimeout(300);
+  const back = await shot(canvas);
+  assert.ok(changedPixels(overview, back) < total * 0.002, `reset: ${changedPixels(overview, back)} pixels differ`);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('dragging orbits the map and is not taken for a click', async () => {
+  const { page, errors, canvas } = await openStill();
+  const before = await shot(canvas);
+  const box = await canvas.boundingBox();
+  const [x, y] = [box.x + box.width / 2, box.y + box.height / 2];
+  await page.mouse.move(x, y);
+  await page.mouse.down();
+  for (let i = 1; i <= 10; i += 1) await page.mouse.move(x + i * 12, y + i * 3);
+  await page.mouse.up();
+  await page.waitForTimeout(300);
+  const after = await shot(canvas);
+  assert.ok(changedPixels(before, after) > before.width * before.height * 0.01, 'the drag turned the map');
+  assert.equal(await canvas.getAttribute('data-selected'), null, 'a drag selects nothing');
+  assert.deepEqual(errors, []);
+  await page.close();
+});
