@@ -68,9 +68,15 @@ function findPoint(png, drawn, r) {
   return null;
 }
 
+// Summed over the canvas but its outer 4 pixels (where a focus ring may be drawn).
 function brightness(png) {
   let sum = 0;
-  for (let i = 0; i < png.data.length; i += 4) sum += png.data[i] + png.data[i + 1] + png.data[i + 2];
+  for (let y = 4; y < png.height - 4; y += 1) {
+    for (let x = 4; x < png.width - 4; x += 1) {
+      const i = (y * png.width + x) * 4;
+      sum += png.data[i] + png.data[i + 1] + png.data[i + 2];
+    }
+  }
   return sum;
 }
 

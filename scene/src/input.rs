@@ -85,7 +85,6 @@ pub(crate) fn listen(canvas: &HtmlCanvasElement, renderer: &Shared) -> Listeners
             "pointerdown",
             Box::new(move |event: Event| {
                 let Some(event) = event.dyn_ref::<PointerEvent>() else { return };
-                let _ = canvas.focus();
                 let _ = canvas.set_pointer_capture(event.pointer_id());
                 let mut g = gesture.borrow_mut();
                 if g.pointers.is_empty() {
