@@ -117,7 +117,7 @@ async fn demo(args: cli::DemoArgs) -> anyhow::Result<()> {
 /// The collector's outputs wired to a hub and the web state: the one place `serve` and `demo` share.
 fn live_state(outputs: collector::owner::Outputs) -> web::StateBuilder {
     tokio::spawn(collector::report(outputs.status.clone()));
-    let metrics = metrics::Metrics::shared();
+    let metrics = std::sync::Arc::new(metrics::Metrics::new(outputs.lag.clone()));
     let link = live::follow_collector(outputs.ready.clone(), outputs.status.clone());
     // Subscribed before the hub reads the topology, so no diff falls in between.
     let diffs = outputs.diffs.subscribe();

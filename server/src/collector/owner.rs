@@ -12,6 +12,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use tokio::sync::{broadcast, mpsc, watch};
 use topology::entity::{Endpoints, Usage};
 use topology::{Details, Diff, Entity, EntityId, Topology, Transaction};
@@ -40,6 +41,31 @@ pub struct Owner {
     ready_tx: watch::Sender<bool>,
     status_tx: watch::Sender<BTreeMap<Source, FeedStatus>>,
     diff_tx: broadcast::Sender<Diff>,
+    lag: Lag,
+    /// The stamps of the batch being applied, kept to reuse the allocation.
+    stamps: Vec<(std::time::Instant, Option<std::time::SystemTime>)>,
+}
+
+/// How late the owner publishes what the watchers saw, observed when a diff is published (the server's
+/// `/metrics` registers these; the owner only observes). Updates that change nothing are not observed: there is
+/// no diff to be late.
+#[derive(Debug, Clone)]
+pub struct Lag {
+    /// Receipt by a watcher → the diff leaving the owner (`gestalt_collector_ingest_lag_seconds`).
+    pub ingest: Histogram,
+    /// The change's own time (by the object's timestamps, watch events only) → the diff leaving the owner
+    /// (`gestalt_collector_change_age_seconds`); one-second resolution, see [`super::watch::changed_at`].
+    pub change_age: Histogram,
+}
+
+impl Default for Lag {
+    fn default() -> Self {
+        // 0.5 ms … ~16 s, as the server's other latency histograms; the age gets 0.25 s … ~17 min.
+        Lag {
+            ingest: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+            change_age: Histogram::new(exponential_buckets(0.25, 2.0, 13)),
+        }
+    }
 }
 
 /// The receiving ends the rest of the server reads.
@@ -54,6 +80,8 @@ pub struct Outputs {
     pub diffs: broadcast::Sender<Diff>,
     /// Recent Kubernetes events, filled by the events watchers (not by the owner: they are not topology).
     pub events: EventLog,
+    /// The owner's lag histograms, for `/metrics`.
+    pub lag: Lag,
 }
 
 impl Owner {
@@ -73,6 +101,7 @@ impl Owner {
             status: status_rx,
             diffs: diff_tx.clone(),
             events: EventLog::new(EVENT_CAPACITY),
+            lag: Lag::default(),
         };
         let owner = Owner {
             topology,
@@ -84,6 +113,8 @@ impl Owner {
             ready_tx,
             status_tx,
             diff_tx,
+            lag: outputs.lag.clone(),
+            stamps: Vec::new(),
         };
         (owner, outputs)
     }
@@ -138,7 +169,11 @@ impl Owner {
     fn apply(&mut self, updates: impl IntoIterator<Item = Update>) -> Option<Diff> {
         let mut status_changed = false;
         let mut tx = self.topology.transaction();
-        for Update { source, event } in updates {
+        self.stamps.clear();
+        for Update { source, event, received, changed } in updates {
+            if matches!(event, Event::Apply(_) | Event::Delete(_) | Event::InitApply(_) | Event::Usage(_)) {
+                self.stamps.push((received, changed));
+            }
             match event {
                 Event::Apply(object) => apply(&mut tx, &mut self.derived, object),
                 Event::Delete(id) => delete(&mut tx, &mut self.derived, source.feed, &id),
@@ -171,6 +206,7 @@ impl Owner {
         if let Some(diff) = &diff {
             // No receiver yet is fine: the hub subscribes when it starts.
             let _ = self.diff_tx.send(diff.clone());
+            self.observe_lag();
         }
         if status_changed {
             // Every watcher has listed, or cannot (forbidden, missing). One that failed before its first list is
@@ -190,6 +226,18 @@ impl Owner {
             });
         }
         diff
+    }
+}
+
+impl Owner {
+    fn observe_lag(&self) {
+        let (now, wall) = (std::time::Instant::now(), std::time::SystemTime::now());
+        for (received, changed) in &self.stamps {
+            self.lag.ingest.observe(now.duration_since(*received).as_secs_f64());
+            if let Some(changed) = changed {
+                self.lag.change_age.observe(wall.duration_since(*changed).unwrap_or_default().as_secs_f64());
+            }
+        }
     }
 }
 
@@ -386,7 +434,7 @@ mod tests {
     }
 
     fn up(source: &Source, event: Event) -> Update {
-        Update { source: source.clone(), event }
+        Update::new(source.clone(), event)
     }
 
     fn names(owner: &Owner, kind: Kind) -> Vec<String> {
@@ -398,6 +446,34 @@ mod tests {
         out.extend(objects.into_iter().map(|o| up(source, Event::InitApply(o))));
         out.push(up(source, Event::InitDone));
         out
+    }
+
+    fn count(histogram: &Histogram) -> u64 {
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register("h", "h", histogram.clone());
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        text.lines().find_map(|l| l.strip_prefix("h_count ")).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn lag_is_observed_for_what_a_published_diff_carries_and_only_then() {
+        let (mut owner, outputs) = Owner::new(Topology::new(), [pods()]);
+        owner.apply_batch(listed(&pods(), vec![pod("ns", "a"), pod("ns", "b")]));
+        // The two listed pods, not the list's start and end.
+        assert_eq!(count(&outputs.lag.ingest), 2);
+        assert_eq!(count(&outputs.lag.change_age), 0);
+        let mut changed = pod("ns", "a");
+        if let Object::Entity(e) = &mut changed {
+            e.labels = Labels::from_pairs([("app", "api")]);
+        }
+        let mut update = up(&pods(), Event::Apply(changed));
+        update.changed = Some(std::time::SystemTime::now());
+        owner.apply_batch([update.clone()]);
+        assert_eq!((count(&outputs.lag.ingest), count(&outputs.lag.change_age)), (3, 1));
+        // The same again changes nothing: no diff, nothing to be late.
+        owner.apply_batch([update]);
+        assert_eq!((count(&outputs.lag.ingest), count(&outputs.lag.change_age)), (3, 1));
     }
 
     #[test]

@@ -248,10 +248,19 @@ where
     let mut stream = std::pin::pin!(stream);
     let mut last_status = FeedStatus::Syncing;
     while let Some(item) = stream.next().await {
+        let received = std::time::Instant::now();
+        let mut changed = None;
         let event = match item {
-            Ok(watcher::Event::Apply(object)) => project(&object).map(Event::Apply),
-            Ok(watcher::Event::Delete(object)) => project(&object).map(|o| Event::Delete(o.id().clone())),
+            Ok(watcher::Event::Apply(object)) => {
+                changed = changed_at(object.meta(), std::time::SystemTime::now());
+                project(&object).map(Event::Apply)
+            }
+            Ok(watcher::Event::Delete(object)) => {
+                changed = changed_at(object.meta(), std::time::SystemTime::now());
+                project(&object).map(|o| Event::Delete(o.id().clone()))
+            }
             Ok(watcher::Event::Init) => Some(Event::InitStart),
+            // A listed object's timestamps say when it last changed, not when we learned of it: no age.
             Ok(watcher::Event::InitApply(object)) => project(&object).map(Event::InitApply),
             Ok(watcher::Event::InitDone) => {
                 if last_status != FeedStatus::Ready {
@@ -272,10 +281,44 @@ where
             }
         };
         if let Some(event) = event {
-            if tx.send(Update { source: source.clone(), event }).await.is_err() {
+            if tx.send(Update { source: source.clone(), event, received, changed }).await.is_err() {
                 return; // the owner is gone: shutting down
             }
         }
+    }
+}
+
+/// How far back a change time may lie and still be taken for the time of the change a watch event carries.
+const CHANGE_HORIZON: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// When the change a watch event carries happened, by the object's metadata: the latest of its creation, its
+/// deletion request, and the write times in `managedFields` (the API server stamps the manager that wrote, on
+/// every create, update, patch and status update that changes the object, so on a real server that is the time
+/// of the write itself). Only a *recent* latest time is used: an event can carry a change none of these
+/// stamp (a kubelet-less simulator, a server with managed fields off, a label patch by a manager whose entry
+/// did not change), and then the latest stamp is some older write, whose age says nothing about our lag.
+/// Condition `lastTransitionTime`s are left out on purpose: they move only when a condition flips, which
+/// the status write that carries the flip already stamps in `managedFields`. The times have one-second
+/// resolution (RFC 3339 seconds), so the age is for seeing seconds-to-minutes delays upstream of the collector,
+/// not milliseconds; a clock skew between the API server and us shows as a constant offset (clamped at 0).
+pub fn changed_at(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    now: std::time::SystemTime,
+) -> Option<std::time::SystemTime> {
+    let managed = meta.managed_fields.iter().flatten().filter_map(|f| f.time.as_ref());
+    let latest = meta
+        .creation_timestamp
+        .iter()
+        .chain(meta.deletion_timestamp.iter())
+        .chain(managed)
+        .map(|t| t.0.as_millisecond())
+        .max()?;
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(latest).ok()?);
+    match now.duration_since(at) {
+        Ok(age) if age <= CHANGE_HORIZON => Some(at),
+        Ok(_) => None,
+        // Stamped in our future: the clocks disagree; count it as now.
+        Err(_) => Some(now),
     }
 }
 
@@ -315,6 +358,37 @@ mod tests {
         );
         assert!(matches!(classify(&gone), FeedStatus::Error(_)));
         assert!(matches!(classify(&watcher::Error::NoResourceVersion), FeedStatus::Error(_)));
+    }
+
+    fn time(secs: i64) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_second(secs).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_change_is_dated_by_the_latest_recent_stamp_and_an_old_one_dates_nothing() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
+        let at = |secs: u64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        let now = at(10_000);
+        let meta = ObjectMeta {
+            creation_timestamp: Some(time(1_000)),
+            managed_fields: Some(vec![
+                ManagedFieldsEntry { time: Some(time(9_990)), ..ManagedFieldsEntry::default() },
+                ManagedFieldsEntry { time: Some(time(9_000)), ..ManagedFieldsEntry::default() },
+            ]),
+            ..ObjectMeta::default()
+        };
+        assert_eq!(changed_at(&meta, now), Some(at(9_990)));
+        // A label patch on an old pod with no managed fields: its creation says nothing about this change.
+        let old = ObjectMeta { creation_timestamp: Some(time(1_000)), ..ObjectMeta::default() };
+        assert_eq!(changed_at(&old, now), None);
+        let deleted = ObjectMeta { deletion_timestamp: Some(time(9_999)), ..old };
+        assert_eq!(changed_at(&deleted, now), Some(at(9_999)));
+        // The server's clock ahead of ours: no negative age.
+        let ahead = ObjectMeta { creation_timestamp: Some(time(10_005)), ..ObjectMeta::default() };
+        assert_eq!(changed_at(&ahead, now), Some(now));
+        assert_eq!(changed_at(&ObjectMeta::default(), now), None);
     }
 
     #[test]
