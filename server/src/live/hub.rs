@@ -1,5 +1,5 @@
 //! The hub: follows the topology owner's diffs, keeps its own current copy of the topology by applying them
-//! (the owner publishes whole copies only a few times a second, see [`crate::collector::owner::SNAPSHOT_EVERY`]),
+//! (the owner copies its whole topology only when asked, see [`crate::collector::owner::Copies`]),
 //! encodes each diff once, keeps a ring for resuming clients and fans frames out through a bounded broadcast
 //! channel.
 
@@ -15,6 +15,7 @@ use topology::protocol::{self, Filters, LinkState, ProtocolError, ServerMsg};
 use topology::{EntityId, EntityKey, Topology};
 
 use super::{Config, Format};
+use crate::collector::owner::Copies;
 use crate::metrics::Metrics;
 
 /// What the hub says about its data, for the status line of every client.
@@ -120,7 +121,7 @@ struct Inner {
     /// A shared copy of `mirror`, made when someone asks and reused until the next diff.
     copy: Mutex<Option<Arc<Topology>>>,
     /// The owner's own copies, to start from and to start over from.
-    owner_copy: watch::Receiver<Arc<Topology>>,
+    owner_copy: Copies,
     link: watch::Receiver<Link>,
     shutdown: watch::Sender<bool>,
     snapshot: Mutex<SnapshotCache>,
@@ -175,7 +176,7 @@ impl Hub {
     /// runtime.
     pub fn start(
         config: Config,
-        topology: watch::Receiver<Arc<Topology>>,
+        topology: Copies,
         diffs: broadcast::Receiver<Diff>,
         link: watch::Receiver<Link>,
         metrics: Arc<Metrics>,
@@ -397,13 +398,11 @@ impl Hub {
         Ok(())
     }
 
-    /// Starts over from an owner copy at `seq` or later (waiting up to 5 s for it: the owner copies at a
-    /// bounded rate) and tells every session to resync.
+    /// Starts over from an owner copy at `seq` or later (asked for, and waited for up to 5 s: the owner copies
+    /// between two batches) and tells every session to resync.
     async fn reset(&self, seq: u64) {
         self.0.metrics.hub_resets.inc();
-        let mut owner_copy = self.0.owner_copy.clone();
-        let waited =
-            tokio::time::timeout(Duration::from_secs(5), owner_copy.wait_for(|t| t.seq() >= seq)).await;
+        let waited = tokio::time::timeout(Duration::from_secs(5), self.0.owner_copy.at_least(seq)).await;
         if !matches!(waited, Ok(Ok(_))) {
             tracing::warn!(seq, "hub: no owner copy at seq {seq} yet; starting from an older one");
         }
@@ -412,7 +411,7 @@ impl Hub {
     }
 
     fn reseed(&self) {
-        let topology = self.0.owner_copy.borrow().clone();
+        let topology = self.0.owner_copy.latest.borrow().clone();
         let mut mirror = write(&self.0.mirror);
         let mut ring = lock(&self.0.ring);
         ring.frames.clear();
