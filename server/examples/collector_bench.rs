@@ -135,6 +135,10 @@ async fn main() -> Result<()> {
         // Let the owner go idle so each change is measured alone, as a live cluster's sparse events are.
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let mut slowest: Vec<(usize, f64)> = latencies.iter().copied().enumerate().collect();
+    slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let slowest: Vec<String> = slowest.iter().take(5).map(|(i, ms)| format!("#{i} {ms:.1} ms")).collect();
+    eprintln!("collector_bench: slowest changes {}", slowest.join(", "));
     latencies.sort_by(f64::total_cmp);
     println!("collector.event_to_topology_p50_ms {:.2} ms", percentile(&latencies, 50.0));
     println!("collector.event_to_topology_p99_ms {:.2} ms", percentile(&latencies, 99.0));
