@@ -288,6 +288,12 @@ pub async fn serve(addr: SocketAddr, options: LeptosOptions, state: StateBuilder
     let hub = state.hub.clone();
     let signalled = hub.clone();
     // The peer address is what the proxy CIDRs and the login limiter check (never X-Forwarded-For).
+    // Diffs are small frames that must leave at once, not wait for an ACK (Nagle's algorithm).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot disable Nagle's algorithm");
+        }
+    });
     let served = axum::serve(
         listener,
         router(state.with_options(options)).into_make_service_with_connect_info::<SocketAddr>(),
