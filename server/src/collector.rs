@@ -201,8 +201,11 @@ pub async fn start(settings: &Settings) -> Result<owner::Outputs, CollectorError
             tokio::spawn(events::task(client.clone(), cluster.clone(), source, log, tx.clone()));
             continue;
         }
-        let fallback = plan.fallbacks.contains(&source.feed);
-        tokio::spawn(watch::task(client.clone(), &cluster, source, fallback, allow.clone(), tx.clone()));
+        let options = watch::Options {
+            fallback: plan.fallbacks.contains(&source.feed),
+            streaming_lists: settings.selection.streaming_lists,
+        };
+        tokio::spawn(watch::task(client.clone(), &cluster, source, options, allow.clone(), tx.clone()));
     }
     tokio::spawn(metrics::task(metrics_client, cluster.clone(), allow.clone(), tx.clone()));
     drop(tx);

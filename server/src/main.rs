@@ -52,6 +52,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 selection: collector::watch::Selection {
                     namespaces: args.namespaces,
                     skip: args.skip_kinds.into_iter().collect(),
+                    streaming_lists: args.streaming_lists,
                 },
             };
             let outputs = collector::start(&settings).await?;

@@ -570,6 +570,21 @@ async fn server_and_token_flags_work(cp: &ControlPlane, site: &Path, client: &Cl
     within("token flags: 3 pods", client, async || pods_converge(&server, client, 3).await).await;
 }
 
+/// `--streaming-lists` on 1.20, which refuses them: every watcher falls back to paged lists and converges.
+async fn streaming_lists_fall_back_on_1_20(cp: &ControlPlane, site: &Path, client: &Client) {
+    let flags =
+        ["--kubeconfig".to_owned(), cp.kubeconfig.display().to_string(), "--streaming-lists".to_owned()];
+    let server = Server::start_with(&flags, site, "serve-streaming");
+    within("streaming lists: 3 pods", client, async || pods_converge(&server, client, 3).await).await;
+    within("streaming lists: /readyz 200", client, async || match server.get("/readyz") {
+        Some((200, _)) => Ok(()),
+        other => Err(format!("{other:?}")),
+    })
+    .await;
+    let log = server.log();
+    assert!(log.contains("streaming lists refused by the server; listing as usual"), "{log}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_collector_follows_a_real_control_plane() {
     if std::env::var("GESTALT_SKIP_CONTROL_PLANE").as_deref() == Ok("1") {
@@ -665,6 +680,8 @@ async fn the_collector_follows_a_real_control_plane() {
     limited_user_sees_all_but_pods(&cp, &site, &client).await;
 
     server_and_token_flags_work(&cp, &site, &client).await;
+
+    streaming_lists_fall_back_on_1_20(&cp, &site, &client).await;
 
     // Restart the apiserver; scale down meanwhile-ish: the watchers relist and converge.
     cp.restart_apiserver();

@@ -79,6 +79,8 @@ pub struct Selection {
     pub namespaces: Vec<String>,
     /// Kinds not to watch.
     pub skip: BTreeSet<Kind>,
+    /// Ask for initial lists as streaming watches (falling back to paged lists where refused).
+    pub streaming_lists: bool,
 }
 
 /// The watchers to run and the feeds the server does not serve.
@@ -155,19 +157,29 @@ fn plan_skips(feed: Feed, selection: &Selection) -> bool {
 
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// How one watcher runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Watch the feed's [`FALLBACKS`] version.
+    pub fallback: bool,
+    /// Ask for the initial list as a streaming watch.
+    pub streaming_lists: bool,
+}
+
 /// The watcher task for one source: runs until the owner is gone.
 pub fn task(
     client: Client,
     cluster: &Arc<str>,
     source: Source,
-    fallback: bool,
+    options: Options,
     allow: Arc<[String]>,
     tx: mpsc::Sender<Update>,
 ) -> Task {
+    let Options { fallback, streaming_lists } = options;
     macro_rules! feed {
         ($ty:ty, $project:path) => {{
             let c = Arc::clone(cluster);
-            Box::pin(run::<$ty>(api(&client, &source), source, tx, move |o| {
+            Box::pin(run::<$ty>(api(&client, &source), source, streaming_lists, tx, move |o| {
                 $project(&c, o).map(|e| Object::Entity(Box::new(e)))
             }))
         }};
@@ -175,7 +187,7 @@ pub fn task(
     macro_rules! cluster_feed {
         ($ty:ty, $project:path) => {{
             let c = Arc::clone(cluster);
-            Box::pin(run::<$ty>(Api::all(client), source, tx, move |o| {
+            Box::pin(run::<$ty>(Api::all(client), source, streaming_lists, tx, move |o| {
                 $project(&c, o).map(|e| Object::Entity(Box::new(e)))
             }))
         }};
@@ -183,7 +195,7 @@ pub fn task(
     match source.feed {
         Feed::Kind(Kind::Namespace) => {
             let c = Arc::clone(cluster);
-            Box::pin(run::<Namespace>(Api::all(client), source, tx, move |o| {
+            Box::pin(run::<Namespace>(Api::all(client), source, streaming_lists, tx, move |o| {
                 let e = project::namespace_to_entity(&c, o)?;
                 (allow.is_empty() || allow.iter().any(|ns| ns == e.name()))
                     .then(|| Object::Entity(Box::new(e)))
@@ -194,7 +206,7 @@ pub fn task(
         Feed::Kind(Kind::Service) => feed!(Service, project::service_to_entity),
         Feed::Endpoints => {
             let c = Arc::clone(cluster);
-            Box::pin(run::<Endpoints>(api(&client, &source), source, tx, move |o| {
+            Box::pin(run::<Endpoints>(api(&client, &source), source, streaming_lists, tx, move |o| {
                 project::endpoints_counts(&c, o).map(|(id, counts)| Object::Endpoints(id, counts))
             }))
         }
@@ -214,7 +226,7 @@ pub fn task(
                 Some(ns) => Api::<DynamicObject>::namespaced_with(client, ns, &resource),
                 None => Api::<DynamicObject>::all_with(client, &resource),
             };
-            Box::pin(run::<DynamicObject>(api, source, tx, move |o| {
+            Box::pin(run::<DynamicObject>(api, source, streaming_lists, tx, move |o| {
                 project::cronjob_v1beta1_to_entity(&c, o).map(|e| Object::Entity(Box::new(e)))
             }))
         }
@@ -239,14 +251,64 @@ where
     }
 }
 
-/// Runs one watcher: projects every event, sends it to the owner, reports status changes once each.
-async fn run<K>(api: Api<K>, source: Source, tx: mpsc::Sender<Update>, project: impl Fn(&K) -> Option<Object>)
-where
+/// Runs one watcher: projects every event, sends it to the owner, reports status changes once each. With
+/// `streaming` it asks for streaming lists until the server refuses them once, then lists as usual.
+async fn run<K>(
+    api: Api<K>,
+    source: Source,
+    mut streaming: bool,
+    tx: mpsc::Sender<Update>,
+    project: impl Fn(&K) -> Option<Object>,
+) where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    let stream = watcher(api, watcher::Config::default()).default_backoff();
-    let mut stream = std::pin::pin!(stream);
     let mut last_status = FeedStatus::Syncing;
+    loop {
+        let config =
+            if streaming { watcher::Config::default().streaming_lists() } else { watcher::Config::default() };
+        let stream = watcher(api.clone(), config).default_backoff();
+        let stream = std::pin::pin!(stream);
+        match follow(stream, &source, &mut last_status, &tx, &project).await {
+            Ended::Refused if streaming => {
+                tracing::info!(%source, "streaming lists refused by the server; listing as usual");
+                streaming = false;
+            }
+            Ended::Refused | Ended::Stopped => return,
+        }
+    }
+}
+
+/// Why [`follow`] returned.
+enum Ended {
+    /// The stream or the owner is gone.
+    Stopped,
+    /// The server refused a streaming list.
+    Refused,
+}
+
+/// Whether a watcher error is the server refusing a streaming list: servers without the `WatchList` feature
+/// (before 1.27, or with it off) answer a watch with `sendInitialEvents` and `resourceVersionMatch` 422
+/// (Invalid) or, older still, 400.
+fn refuses_streaming(error: &watcher::Error) -> bool {
+    matches!(
+        error,
+        watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchError(status)
+            if matches!(status.code, 400 | 422)
+    )
+}
+
+async fn follow<K, S>(
+    mut stream: Pin<&mut S>,
+    source: &Source,
+    last_status: &mut FeedStatus,
+    tx: &mpsc::Sender<Update>,
+    project: &impl Fn(&K) -> Option<Object>,
+) -> Ended
+where
+    K: Resource,
+    S: futures_util::Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
+{
     while let Some(item) = stream.next().await {
         let received = std::time::Instant::now();
         let mut changed = None;
@@ -263,29 +325,31 @@ where
             // A listed object's timestamps say when it last changed, not when we learned of it: no age.
             Ok(watcher::Event::InitApply(object)) => project(&object).map(Event::InitApply),
             Ok(watcher::Event::InitDone) => {
-                if last_status != FeedStatus::Ready {
+                if *last_status != FeedStatus::Ready {
                     tracing::info!(%source, "listed; watching");
                 }
-                last_status = FeedStatus::Ready;
+                *last_status = FeedStatus::Ready;
                 Some(Event::InitDone)
             }
+            Err(error) if refuses_streaming(&error) => return Ended::Refused,
             Err(error) => {
                 let status = classify(&error);
-                if status == last_status {
+                if status == *last_status {
                     None
                 } else {
                     tracing::warn!(%source, %error, "watch failed; retrying with backoff");
-                    last_status = status.clone();
+                    *last_status = status.clone();
                     Some(Event::Status(status))
                 }
             }
         };
         if let Some(event) = event {
             if tx.send(Update { source: source.clone(), event, received, changed }).await.is_err() {
-                return; // the owner is gone: shutting down
+                return Ended::Stopped; // the owner is gone: shutting down
             }
         }
     }
+    Ended::Stopped
 }
 
 /// How far back a change time may lie and still be taken for the time of the change a watch event carries.
@@ -389,6 +453,15 @@ mod tests {
         let ahead = ObjectMeta { creation_timestamp: Some(time(10_005)), ..ObjectMeta::default() };
         assert_eq!(changed_at(&ahead, now), Some(now));
         assert_eq!(changed_at(&ObjectMeta::default(), now), None);
+    }
+
+    #[test]
+    fn a_422_or_400_to_a_watch_start_refuses_streaming_lists_and_nothing_else_does() {
+        let invalid = watcher::Error::WatchStartFailed(api_error(422, "resourceVersionMatch is forbidden"));
+        assert!(refuses_streaming(&invalid));
+        assert!(refuses_streaming(&watcher::Error::WatchStartFailed(api_error(400, "bad"))));
+        assert!(!refuses_streaming(&watcher::Error::WatchStartFailed(api_error(403, "forbidden"))));
+        assert!(!refuses_streaming(&watcher::Error::InitialListFailed(api_error(422, "list"))));
     }
 
     #[test]
