@@ -177,6 +177,13 @@ impl Subscription {
     }
 }
 
+impl Subscription {
+    /// Whether another item is already waiting.
+    pub fn has_queued(&self) -> bool {
+        !self.rx.is_empty()
+    }
+}
+
 impl Drop for Subscription {
     fn drop(&mut self) {
         lock(&self.hub.0.clients).remove(&self.id);
