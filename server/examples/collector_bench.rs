@@ -88,7 +88,7 @@ async fn main() -> Result<()> {
     let mut ready = outputs.ready.clone();
     ready.wait_for(|r| *r).await?;
     let ready_s = started.elapsed().as_secs_f64();
-    let entities = outputs.topology.borrow().len();
+    let entities = outputs.topology.fresh().await?.len();
     eprintln!("collector_bench: ready with {entities} entities in {ready_s:.3} s");
     println!("collector.ready_{label}_s {ready_s:.3} s");
 
@@ -106,11 +106,11 @@ async fn main() -> Result<()> {
             )
         })
         .collect();
-    // The hub's path: a replica kept from the diffs (the owner's `watch` copy is rate-limited to one a second).
-    // Once the cluster is quiet the copy is current; the replica starts from it.
-    tokio::time::sleep(collector::owner::SNAPSHOT_EVERY + Duration::from_millis(500)).await;
+    // The hub's path: a replica kept from the diffs, started from a copy asked of the owner once the cluster is
+    // quiet (subscribed first, so no diff falls in between; those the copy already holds are skipped).
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let mut diffs = outputs.diffs.subscribe();
-    let mut replica = (**outputs.topology.borrow()).clone();
+    let mut replica = (*outputs.topology.fresh().await?).clone();
     let mut latencies = Vec::with_capacity(targets.len());
     for (i, (ns, name)) in targets.iter().enumerate() {
         let value = format!("v{i}");
@@ -123,6 +123,9 @@ async fn main() -> Result<()> {
             let diff = tokio::time::timeout(Duration::from_secs(5), diffs.recv())
                 .await
                 .map_err(|_| format!("the change to {ns}/{name} never reached the topology"))??;
+            if diff.seq <= replica.seq() {
+                continue;
+            }
             replica.apply(&diff)?;
             if replica.get(&id).is_some_and(|e| e.labels.iter().any(|(k, v)| k == "bench" && v == value)) {
                 latencies.push(written.elapsed().as_secs_f64() * 1000.0);
@@ -132,6 +135,10 @@ async fn main() -> Result<()> {
         // Let the owner go idle so each change is measured alone, as a live cluster's sparse events are.
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let mut slowest: Vec<(usize, f64)> = latencies.iter().copied().enumerate().collect();
+    slowest.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let slowest: Vec<String> = slowest.iter().take(5).map(|(i, ms)| format!("#{i} {ms:.1} ms")).collect();
+    eprintln!("collector_bench: slowest changes {}", slowest.join(", "));
     latencies.sort_by(f64::total_cmp);
     println!("collector.event_to_topology_p50_ms {:.2} ms", percentile(&latencies, 50.0));
     println!("collector.event_to_topology_p99_ms {:.2} ms", percentile(&latencies, 99.0));

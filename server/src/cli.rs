@@ -64,6 +64,11 @@ pub struct ServeArgs {
     /// Kinds not to watch (comma-separated, kubectl names: `pods`, `rs`, `hpa`…).
     #[arg(long, value_delimiter = ',', env = "GESTALT_SKIP_KINDS")]
     pub skip_kinds: Vec<topology::Kind>,
+    /// Fetch initial lists as streaming watches (`sendInitialEvents`, Kubernetes 1.27+ with the
+    /// `WatchList` feature): less API server memory for big lists. Falls back to paged lists wherever the server
+    /// rejects it.
+    #[arg(long, env = "GESTALT_STREAMING_LISTS")]
+    pub streaming_lists: bool,
 }
 
 /// How to reach and authenticate to the API server.

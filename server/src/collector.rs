@@ -124,6 +124,19 @@ pub struct Update {
     pub source: Source,
     /// What happened.
     pub event: Event,
+    /// When the watcher received it: the owner measures the ingest lag (receipt → published diff) from it.
+    pub received: std::time::Instant,
+    /// When the change it reflects happened, by the object's own timestamps, if they say (see
+    /// [`watch::changed_at`]): the owner measures the change's age when published, which includes the API
+    /// server's and the watch's delays that `received` cannot see.
+    pub changed: Option<std::time::SystemTime>,
+}
+
+impl Update {
+    /// An update received now, of a change whose time is unknown.
+    pub fn new(source: Source, event: Event) -> Update {
+        Update { source, event, received: std::time::Instant::now(), changed: None }
+    }
 }
 
 /// Collector settings from the command line.
@@ -177,7 +190,7 @@ pub async fn start(settings: &Settings) -> Result<owner::Outputs, CollectorError
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
     for source in &plan.missing {
         // Reported once, through the same channel, so the status lists them.
-        let _ = tx.try_send(Update { source: source.clone(), event: Event::Status(FeedStatus::Missing) });
+        let _ = tx.try_send(Update::new(source.clone(), Event::Status(FeedStatus::Missing)));
     }
     let cluster: std::sync::Arc<str> = cluster.into();
     let allow: std::sync::Arc<[String]> = settings.selection.namespaces.clone().into();
@@ -188,8 +201,11 @@ pub async fn start(settings: &Settings) -> Result<owner::Outputs, CollectorError
             tokio::spawn(events::task(client.clone(), cluster.clone(), source, log, tx.clone()));
             continue;
         }
-        let fallback = plan.fallbacks.contains(&source.feed);
-        tokio::spawn(watch::task(client.clone(), &cluster, source, fallback, allow.clone(), tx.clone()));
+        let options = watch::Options {
+            fallback: plan.fallbacks.contains(&source.feed),
+            streaming_lists: settings.selection.streaming_lists,
+        };
+        tokio::spawn(watch::task(client.clone(), &cluster, source, options, allow.clone(), tx.clone()));
     }
     tokio::spawn(metrics::task(metrics_client, cluster.clone(), allow.clone(), tx.clone()));
     drop(tx);

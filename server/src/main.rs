@@ -53,6 +53,7 @@ async fn run(cli: cli::Cli) -> anyhow::Result<()> {
                 selection: collector::watch::Selection {
                     namespaces: args.namespaces,
                     skip: args.skip_kinds.into_iter().collect(),
+                    streaming_lists: args.streaming_lists,
                 },
             };
             let outputs = collector::start(&settings).await?;
@@ -124,7 +125,7 @@ async fn live_state(
     findings_args: &findings::FindingsArgs,
 ) -> anyhow::Result<web::StateBuilder> {
     tokio::spawn(collector::report(outputs.status.clone()));
-    let metrics = metrics::Metrics::shared();
+    let metrics = std::sync::Arc::new(metrics::Metrics::new(outputs.lag.clone()));
     let link = live::follow_collector(outputs.ready.clone(), outputs.status.clone());
     // Subscribed before the hub reads the topology, so no diff falls in between.
     let diffs = outputs.diffs.subscribe();

@@ -5,6 +5,7 @@
 //! sessions, the HTTP middleware); gauges that describe state (topology size, clients, queue depths) are
 //! refreshed when scraped, from the state itself, so they can never drift.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,6 +65,18 @@ pub struct WatcherLabels {
     pub state: String,
 }
 
+/// The labels of [`Metrics::watcher_state`]: one watcher and one state it can be in.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct WatcherStateLabels {
+    /// What it watches (`pod`, `endpoints`, `events`, `metrics`…).
+    pub feed: String,
+    /// Its namespace with a namespace allowlist; empty for all namespaces.
+    pub namespace: String,
+    /// `syncing` (initial list pending), `ready` (watching), `error` (backing off), `forbidden` or `missing`
+    /// (not served).
+    pub state: String,
+}
+
 /// Every figure the server exports.
 pub struct Metrics {
     registry: Registry,
@@ -101,8 +114,12 @@ pub struct Metrics {
     pub fanout_seconds: Histogram,
     /// Seconds from a watch event reaching the collector to its diff leaving the topology owner.
     pub ingest_lag_seconds: Histogram,
+    /// Seconds from the time a change happened, by the object's own timestamps, to its diff leaving the owner.
+    pub change_age_seconds: Histogram,
     /// Watchers by state (set at scrape time).
     pub watchers: Family<WatcherLabels, Gauge>,
+    /// 1 for the state each watcher is in, 0 for the others (set at scrape time).
+    pub watcher_state: Family<WatcherStateLabels, Gauge>,
     /// HTTP request durations by route, method and status.
     pub requests: Family<RequestLabels, Histogram>,
     /// Findings open now.
@@ -117,6 +134,19 @@ pub struct Metrics {
     pub webhook_undelivered: Counter,
 }
 
+const WATCHER_STATES: [&str; 5] = ["syncing", "ready", "forbidden", "missing", "error"];
+
+fn watcher_state(status: &crate::collector::FeedStatus) -> &'static str {
+    use crate::collector::FeedStatus;
+    match status {
+        FeedStatus::Syncing => "syncing",
+        FeedStatus::Ready => "ready",
+        FeedStatus::Forbidden(_) => "forbidden",
+        FeedStatus::Missing => "missing",
+        FeedStatus::Error(_) => "error",
+    }
+}
+
 fn latency_buckets() -> Histogram {
     // 0.5 ms … ~16 s.
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
@@ -124,6 +154,13 @@ fn latency_buckets() -> Histogram {
 
 impl Default for Metrics {
     fn default() -> Self {
+        Metrics::new(crate::collector::owner::Lag::default())
+    }
+}
+
+impl Metrics {
+    /// The server's figures, with the collector owner's lag histograms (it observes, we export).
+    pub fn new(lag: crate::collector::owner::Lag) -> Self {
         let mut registry = Registry::with_prefix("gestalt");
         let metrics = Metrics {
             topology_entities: Gauge::default(),
@@ -142,8 +179,10 @@ impl Default for Metrics {
             frames_sent: Counter::default(),
             bytes_sent: Counter::default(),
             fanout_seconds: latency_buckets(),
-            ingest_lag_seconds: latency_buckets(),
+            ingest_lag_seconds: lag.ingest,
+            change_age_seconds: lag.change_age,
             watchers: Family::default(),
+            watcher_state: Family::default(),
             requests: Family::new_with_constructor(latency_buckets as fn() -> Histogram),
             findings_open: Gauge::default(),
             findings_opened: Counter::default(),
@@ -197,7 +236,17 @@ impl Default for Metrics {
             "Time from a watch event reaching the collector to the diff that contains it",
             metrics.ingest_lag_seconds.clone(),
         );
+        registry.register(
+            "collector_change_age_seconds",
+            "Time from a change, by the object's timestamps (1 s resolution), to the diff that contains it",
+            metrics.change_age_seconds.clone(),
+        );
         registry.register("collector_watchers", "Watchers by state", metrics.watchers.clone());
+        registry.register(
+            "collector_watcher_state",
+            "1 for the state each watcher is in: syncing, ready, error (backing off), forbidden, missing",
+            metrics.watcher_state.clone(),
+        );
         registry.register(
             "http_request_duration_seconds",
             "HTTP request durations by route, method and status",
@@ -218,9 +267,27 @@ impl Default for Metrics {
         );
         Metrics { registry, ..metrics }
     }
-}
 
-impl Metrics {
+    /// Sets the watcher gauges from the collector's status (at scrape time, so they cannot drift).
+    pub fn set_watchers(&self, watchers: &BTreeMap<crate::collector::Source, crate::collector::FeedStatus>) {
+        let mut counts: BTreeMap<&'static str, i64> = WATCHER_STATES.into_iter().map(|s| (s, 0)).collect();
+        for (source, status) in watchers {
+            let current = watcher_state(status);
+            *counts.entry(current).or_default() += 1;
+            for state in WATCHER_STATES {
+                let labels = WatcherStateLabels {
+                    feed: source.feed.to_string(),
+                    namespace: source.namespace.clone().unwrap_or_default(),
+                    state: state.to_owned(),
+                };
+                self.watcher_state.get_or_create(&labels).set(i64::from(state == current));
+            }
+        }
+        for (state, count) in counts {
+            self.watchers.get_or_create(&WatcherLabels { state: state.to_owned() }).set(count);
+        }
+    }
+
     /// A fresh set, shared.
     pub fn shared() -> Arc<Metrics> {
         Arc::new(Metrics::default())
@@ -259,8 +326,17 @@ mod tests {
         metrics.diffs.inc();
         metrics.dropped(DropReason::SendTimeout);
         metrics.observe_request("/api/v1/topology", "GET", 200, Duration::from_millis(3));
+        let pods = crate::collector::Source {
+            feed: crate::collector::Feed::Kind(topology::Kind::Pod),
+            namespace: None,
+        };
+        metrics.set_watchers(&[(pods, crate::collector::FeedStatus::Ready)].into());
         let text = metrics.render().unwrap();
         for family in [
+            "gestalt_collector_watcher_state{feed=\"pod\",namespace=\"\",state=\"ready\"} 1",
+            "gestalt_collector_watcher_state{feed=\"pod\",namespace=\"\",state=\"syncing\"} 0",
+            "gestalt_collector_watchers{state=\"ready\"} 1",
+            "gestalt_collector_change_age_seconds_bucket",
             "gestalt_topology_entities",
             "gestalt_hub_diffs_total 1",
             "gestalt_live_clients",

@@ -25,7 +25,7 @@ use crate::collector::events::EventLog;
 use crate::collector::{FeedStatus, Source};
 use crate::findings::Findings;
 use crate::live::{self, Hub};
-use crate::metrics::{Metrics, WatcherLabels};
+use crate::metrics::Metrics;
 
 /// Requests that take longer than this are answered 408 instead of hanging.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -269,14 +269,7 @@ async fn metrics(Extract(state): Extract<State>, Extension(identity): Extension<
             .into_response();
     }
     state.hub.refresh_gauges();
-    let mut counts: BTreeMap<&'static str, i64> =
-        ["syncing", "ready", "forbidden", "missing", "error"].into_iter().map(|s| (s, 0)).collect();
-    for status in state.watchers.borrow().values() {
-        *counts.entry(feed_state(status)).or_default() += 1;
-    }
-    for (label, count) in counts {
-        state.metrics.watchers.get_or_create(&WatcherLabels { state: label.to_owned() }).set(count);
-    }
+    state.metrics.set_watchers(&state.watchers.borrow());
     match state.metrics.render() {
         Ok(text) => (
             [(
@@ -290,16 +283,6 @@ async fn metrics(Extract(state): Extract<State>, Extension(identity): Extension<
             tracing::error!(%error, "cannot render the metrics");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
-    }
-}
-
-fn feed_state(status: &FeedStatus) -> &'static str {
-    match status {
-        FeedStatus::Syncing => "syncing",
-        FeedStatus::Ready => "ready",
-        FeedStatus::Forbidden(_) => "forbidden",
-        FeedStatus::Missing => "missing",
-        FeedStatus::Error(_) => "error",
     }
 }
 
@@ -323,6 +306,12 @@ pub async fn serve(addr: SocketAddr, options: LeptosOptions, state: StateBuilder
     let hub = state.hub.clone();
     let signalled = hub.clone();
     // The peer address is what the proxy CIDRs and the login limiter check (never X-Forwarded-For).
+    // Diffs are small frames that must leave at once, not wait for an ACK (Nagle's algorithm).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot disable Nagle's algorithm");
+        }
+    });
     let served = axum::serve(
         listener,
         router(state.with_options(options)).into_make_service_with_connect_info::<SocketAddr>(),

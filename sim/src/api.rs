@@ -5,6 +5,7 @@
 //! object, `/api/v1/namespaces/x/pods` a collection, `/api/v1/namespaces/x/status` a subresource). Every
 //! failure becomes a Kubernetes `Status` through [`ApiError`], the one place HTTP errors are made.
 
+mod convert;
 mod discovery;
 mod format;
 mod handlers;
@@ -175,6 +176,10 @@ async fn serve_resource(
     let output = format::negotiate(header_str(headers, header::ACCEPT), params.get("includeObject"))?;
     if target.resource.get().computed {
         return handlers::metrics(sim, &target, &params, output);
+    }
+    if target.version.is_some() && !matches!(verb, "get" | "list" | "watch") {
+        // Served by conversion for reading only (see `convert`).
+        return Err(Status::method_not_allowed().into());
     }
     let content_type = header_str(headers, header::CONTENT_TYPE).unwrap_or("application/json");
     match verb {

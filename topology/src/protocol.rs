@@ -48,6 +48,9 @@ pub enum ProtocolError {
     /// Bytes follow a complete binary message.
     #[error("{0} unexpected bytes after the message")]
     TrailingBytes(usize),
+    /// A well-formed message of another type than the one expected.
+    #[error("expected a {0} message")]
+    UnexpectedMessage(&'static str),
     /// A JSON snapshot's `seq` disagrees with its topology's.
     #[error("snapshot says seq {message} but its topology is at seq {topology}")]
     SnapshotSeq {
@@ -221,6 +224,17 @@ impl postcard::ser_flavors::Flavor for Reserved {
 /// [`ProtocolError::Binary`] if serialization fails (it does not for valid diffs).
 pub fn encode_diff(diff: &Diff) -> Result<Vec<u8>, ProtocolError> {
     to_bytes(&ServerMsgRef::Diff(diff))
+}
+
+/// Decodes what [`encode_diff`] made: for a server that keeps only the bytes of a diff it sent.
+///
+/// # Errors
+/// As [`ServerMsg::from_bytes`], and [`ProtocolError::UnexpectedMessage`] for a message that is not a diff.
+pub fn decode_diff(bytes: &[u8]) -> Result<Diff, ProtocolError> {
+    match from_bytes(bytes)? {
+        ServerMsg::Diff(diff) => Ok(diff),
+        _ => Err(ProtocolError::UnexpectedMessage("diff")),
+    }
 }
 
 fn to_bytes<T: Serialize>(msg: &T) -> Result<Vec<u8>, ProtocolError> {

@@ -306,7 +306,7 @@ pub async fn task(
                 Event::Status(status)
             }
         };
-        if tx.send(Update { source: source.clone(), event: status }).await.is_err() {
+        if tx.send(Update::new(source.clone(), status)).await.is_err() {
             return; // the owner is gone: shutting down
         }
     }

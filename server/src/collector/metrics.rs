@@ -186,7 +186,7 @@ pub async fn task(client: Client, cluster: Arc<str>, namespaces: Arc<[String]>, 
             None => {}
         }
         for event in updates {
-            if tx.send(Update { source: source(), event }).await.is_err() {
+            if tx.send(Update::new(source(), event)).await.is_err() {
                 return; // the owner is gone: shutting down
             }
         }

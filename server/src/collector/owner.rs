@@ -2,16 +2,19 @@
 //!
 //! Watchers send it projected [`Update`]s over one channel; it applies everything queued in one
 //! [`topology::Transaction`] (so a burst makes one diff), and publishes the [`Diff`] on a `broadcast` channel
-//! only when `commit()` says something changed. A copy of the whole topology is published on a `watch`
-//! channel too, but at most every [`SNAPSHOT_EVERY`]: a copy (and freeing the previous one) costs time
-//! proportional to the cluster, about 20 ms at 10k pods, and at 200 changes per second copying on every diff
-//! made events wait seconds (measured: p50 6 s before, 32 ms after; BENCHMARKS.md). The hub keeps its own current copy from the diffs and only needs this one to start over.
+//! only when `commit()` says something changed. A copy of the whole topology is made only when someone asks
+//! for one ([`Copies::request`]): the hub keeps its own current copy from the diffs and needs the owner's only
+//! to start over after falling behind. A copy costs time and memory proportional to the cluster (~20 ms and a
+//! whole second topology at 10k pods): copying on every diff made events wait seconds (p50 6 s), copying once
+//! a second still put a ~20 ms stall in the event path's p99 and kept a copy resident nobody read
+//! (BENCHMARKS.md).
 //! Readiness turns true once every enabled watcher has finished its first list (or was found forbidden or
 //! missing, which is reported, not waited for).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use tokio::sync::{broadcast, mpsc, watch};
 use topology::entity::{Endpoints, Usage};
 use topology::{Details, Diff, Entity, EntityId, Topology, Transaction};
@@ -22,8 +25,50 @@ use super::{Event, Feed, FeedStatus, Object, Source, Update};
 /// How many diffs the broadcast channel holds for a slow receiver before it lags.
 pub const DIFF_CAPACITY: usize = 1024;
 
-/// The longest the `watch` copy of the topology lags behind the diffs.
-pub const SNAPSHOT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// The owner's copies of the whole topology: the latest one made, and the way to ask for a fresh one.
+#[derive(Debug, Clone)]
+pub struct Copies {
+    /// The latest copy (at first, the topology the owner started from).
+    pub latest: watch::Receiver<Arc<Topology>>,
+    wanted: Arc<tokio::sync::Notify>,
+}
+
+impl Copies {
+    /// Copies published on `latest` by someone who never needs asking (tests, stand-ins).
+    pub fn unrequested(latest: watch::Receiver<Arc<Topology>>) -> Copies {
+        Copies { latest, wanted: Arc::default() }
+    }
+
+    /// Asks the owner for a copy of its current topology; it arrives on `latest` after the owner's current
+    /// batch.
+    pub fn request(&self) {
+        self.wanted.notify_one();
+    }
+
+    /// Asks for a copy and waits for it: the owner's topology as of now.
+    ///
+    /// # Errors
+    /// When the owner is gone.
+    pub async fn fresh(&self) -> Result<Arc<Topology>, watch::error::RecvError> {
+        let mut latest = self.latest.clone();
+        latest.mark_unchanged();
+        self.request();
+        latest.changed().await?;
+        let copy = latest.borrow_and_update().clone();
+        Ok(copy)
+    }
+
+    /// Asks for a copy and waits for one at `seq` or later.
+    ///
+    /// # Errors
+    /// When the owner is gone.
+    pub async fn at_least(&self, seq: u64) -> Result<Arc<Topology>, watch::error::RecvError> {
+        self.request();
+        let mut latest = self.latest.clone();
+        let copy = latest.wait_for(|t| t.seq() >= seq).await?.clone();
+        Ok(copy)
+    }
+}
 
 /// The owner's state. Public for tests; run it with [`Owner::run`].
 pub struct Owner {
@@ -37,15 +82,41 @@ pub struct Owner {
     /// Ids seen since a source's `InitStart`, while it relists.
     relisting: HashMap<Source, HashSet<EntityId>>,
     topology_tx: watch::Sender<Arc<Topology>>,
+    copy_wanted: Arc<tokio::sync::Notify>,
     ready_tx: watch::Sender<bool>,
     status_tx: watch::Sender<BTreeMap<Source, FeedStatus>>,
     diff_tx: broadcast::Sender<Diff>,
+    lag: Lag,
+    /// The stamps of the batch being applied, kept to reuse the allocation.
+    stamps: Vec<(std::time::Instant, Option<std::time::SystemTime>)>,
+}
+
+/// How late the owner publishes what the watchers saw, observed when a diff is published (the server's
+/// `/metrics` registers these; the owner only observes). Updates that change nothing are not observed: there is
+/// no diff to be late.
+#[derive(Debug, Clone)]
+pub struct Lag {
+    /// Receipt by a watcher → the diff leaving the owner (`gestalt_collector_ingest_lag_seconds`).
+    pub ingest: Histogram,
+    /// The change's own time (by the object's timestamps, watch events only) → the diff leaving the owner
+    /// (`gestalt_collector_change_age_seconds`); one-second resolution, see [`super::watch::changed_at`].
+    pub change_age: Histogram,
+}
+
+impl Default for Lag {
+    fn default() -> Self {
+        // 0.5 ms … ~16 s, as the server's other latency histograms; the age gets 0.25 s … ~17 min.
+        Lag {
+            ingest: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+            change_age: Histogram::new(exponential_buckets(0.25, 2.0, 13)),
+        }
+    }
 }
 
 /// The receiving ends the rest of the server reads.
 pub struct Outputs {
-    /// The topology, at most [`SNAPSHOT_EVERY`] behind the diffs.
-    pub topology: watch::Receiver<Arc<Topology>>,
+    /// Copies of the whole topology, made when asked.
+    pub topology: Copies,
     /// True once every enabled watcher has listed.
     pub ready: watch::Receiver<bool>,
     /// Each watcher's status.
@@ -54,6 +125,8 @@ pub struct Outputs {
     pub diffs: broadcast::Sender<Diff>,
     /// Recent Kubernetes events, filled by the events watchers (not by the owner: they are not topology).
     pub events: EventLog,
+    /// The owner's lag histograms, for `/metrics`.
+    pub lag: Lag,
 }
 
 impl Owner {
@@ -67,12 +140,14 @@ impl Owner {
         let (ready_tx, ready_rx) = watch::channel(ready);
         let (status_tx, status_rx) = watch::channel(status.clone());
         let (diff_tx, _) = broadcast::channel(DIFF_CAPACITY);
+        let copy_wanted = Arc::new(tokio::sync::Notify::new());
         let outputs = Outputs {
-            topology: topology_rx,
+            topology: Copies { latest: topology_rx, wanted: copy_wanted.clone() },
             ready: ready_rx,
             status: status_rx,
             diffs: diff_tx.clone(),
             events: EventLog::new(EVENT_CAPACITY),
+            lag: Lag::default(),
         };
         let owner = Owner {
             topology,
@@ -81,9 +156,12 @@ impl Owner {
             listed: HashSet::new(),
             relisting: HashMap::new(),
             topology_tx,
+            copy_wanted,
             ready_tx,
             status_tx,
             diff_tx,
+            lag: outputs.lag.clone(),
+            stamps: Vec::new(),
         };
         (owner, outputs)
     }
@@ -91,10 +169,9 @@ impl Owner {
     /// Applies updates until every sender is gone.
     pub async fn run(mut self, mut updates: mpsc::Receiver<Update>) {
         let mut batch = Vec::new();
-        let mut copied_at = tokio::time::Instant::now();
+        let copy_wanted = self.copy_wanted.clone();
         let mut behind = false;
         loop {
-            let due = copied_at + SNAPSHOT_EVERY;
             tokio::select! {
                 received = updates.recv_many(&mut batch, 1024) => {
                     if received == 0 {
@@ -106,12 +183,10 @@ impl Owner {
                     }
                     behind |= self.apply(batch.drain(..)).is_some();
                 }
-                () = tokio::time::sleep_until(due), if behind => {}
-            }
-            if behind && tokio::time::Instant::now() >= due {
-                self.publish_copy();
-                copied_at = tokio::time::Instant::now();
-                behind = false;
+                () = copy_wanted.notified() => {
+                    self.publish_copy();
+                    behind = false;
+                }
             }
         }
         if behind {
@@ -124,7 +199,7 @@ impl Owner {
     }
 
     /// Applies a batch and publishes the diff and a copy of the topology at once (for tests; [`Owner::run`]
-    /// publishes copies at a bounded rate). Returns the diff, if any.
+    /// copies only when asked). Returns the diff, if any.
     #[cfg(test)]
     pub fn apply_batch(&mut self, updates: impl IntoIterator<Item = Update>) -> Option<Diff> {
         let diff = self.apply(updates);
@@ -138,7 +213,11 @@ impl Owner {
     fn apply(&mut self, updates: impl IntoIterator<Item = Update>) -> Option<Diff> {
         let mut status_changed = false;
         let mut tx = self.topology.transaction();
-        for Update { source, event } in updates {
+        self.stamps.clear();
+        for Update { source, event, received, changed } in updates {
+            if matches!(event, Event::Apply(_) | Event::Delete(_) | Event::InitApply(_) | Event::Usage(_)) {
+                self.stamps.push((received, changed));
+            }
             match event {
                 Event::Apply(object) => apply(&mut tx, &mut self.derived, object),
                 Event::Delete(id) => delete(&mut tx, &mut self.derived, source.feed, &id),
@@ -171,6 +250,7 @@ impl Owner {
         if let Some(diff) = &diff {
             // No receiver yet is fine: the hub subscribes when it starts.
             let _ = self.diff_tx.send(diff.clone());
+            self.observe_lag();
         }
         if status_changed {
             // Every watcher has listed, or cannot (forbidden, missing). One that failed before its first list is
@@ -190,6 +270,18 @@ impl Owner {
             });
         }
         diff
+    }
+}
+
+impl Owner {
+    fn observe_lag(&self) {
+        let (now, wall) = (std::time::Instant::now(), std::time::SystemTime::now());
+        for (received, changed) in &self.stamps {
+            self.lag.ingest.observe(now.duration_since(*received).as_secs_f64());
+            if let Some(changed) = changed {
+                self.lag.change_age.observe(wall.duration_since(*changed).unwrap_or_default().as_secs_f64());
+            }
+        }
     }
 }
 
@@ -386,7 +478,7 @@ mod tests {
     }
 
     fn up(source: &Source, event: Event) -> Update {
-        Update { source: source.clone(), event }
+        Update::new(source.clone(), event)
     }
 
     fn names(owner: &Owner, kind: Kind) -> Vec<String> {
@@ -398,6 +490,34 @@ mod tests {
         out.extend(objects.into_iter().map(|o| up(source, Event::InitApply(o))));
         out.push(up(source, Event::InitDone));
         out
+    }
+
+    fn count(histogram: &Histogram) -> u64 {
+        let mut registry = prometheus_client::registry::Registry::default();
+        registry.register("h", "h", histogram.clone());
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        text.lines().find_map(|l| l.strip_prefix("h_count ")).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn lag_is_observed_for_what_a_published_diff_carries_and_only_then() {
+        let (mut owner, outputs) = Owner::new(Topology::new(), [pods()]);
+        owner.apply_batch(listed(&pods(), vec![pod("ns", "a"), pod("ns", "b")]));
+        // The two listed pods, not the list's start and end.
+        assert_eq!(count(&outputs.lag.ingest), 2);
+        assert_eq!(count(&outputs.lag.change_age), 0);
+        let mut changed = pod("ns", "a");
+        if let Object::Entity(e) = &mut changed {
+            e.labels = Labels::from_pairs([("app", "api")]);
+        }
+        let mut update = up(&pods(), Event::Apply(changed));
+        update.changed = Some(std::time::SystemTime::now());
+        owner.apply_batch([update.clone()]);
+        assert_eq!((count(&outputs.lag.ingest), count(&outputs.lag.change_age)), (3, 1));
+        // The same again changes nothing: no diff, nothing to be late.
+        owner.apply_batch([update]);
+        assert_eq!((count(&outputs.lag.ingest), count(&outputs.lag.change_age)), (3, 1));
     }
 
     #[test]
@@ -427,9 +547,9 @@ mod tests {
         let diff = owner.apply_batch(listed(&pods(), vec![pod("ns", "a"), pod("ns", "b")])).unwrap();
         assert_eq!((diff.base_seq, diff.seq), (0, 1));
         assert_eq!(diffs.try_recv().unwrap(), diff);
-        assert_eq!(outputs.topology.borrow().len(), 2);
+        assert_eq!(outputs.topology.latest.borrow().len(), 2);
         // The same objects again change nothing: no diff, no new snapshot.
-        let mut snapshots = outputs.topology.clone();
+        let mut snapshots = outputs.topology.latest.clone();
         snapshots.mark_unchanged();
         assert!(owner.apply_batch([up(&pods(), Event::Apply(pod("ns", "a")))]).is_none());
         assert!(!snapshots.has_changed().unwrap());
@@ -439,7 +559,7 @@ mod tests {
             .apply_batch([up(&pods(), Event::Delete(EntityId::new("c", Kind::Pod, "ns", "a")))])
             .is_some());
         assert!(snapshots.has_changed().unwrap());
-        assert_eq!(outputs.topology.borrow().len(), 1);
+        assert_eq!(outputs.topology.latest.borrow().len(), 1);
     }
 
     #[test]
@@ -585,6 +705,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_owner_task_copies_its_topology_when_asked_and_not_otherwise() {
+        let (owner, outputs) = Owner::new(Topology::new(), [pods()]);
+        let (tx, rx) = mpsc::channel(16);
+        let task = tokio::spawn(owner.run(rx));
+        for update in listed(&pods(), vec![pod("ns", "a"), pod("ns", "b")]) {
+            tx.send(update).await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(outputs.topology.latest.borrow().len(), 0, "no copy unasked");
+        let copy = outputs.topology.at_least(1).await.unwrap();
+        assert_eq!((copy.len(), copy.seq()), (2, 1));
+        drop(tx);
+        task.await.unwrap();
+    }
+
+    #[tokio::test]
     async fn the_owner_task_drains_its_channel_and_stops_when_the_watchers_are_gone() {
         let (owner, outputs) = Owner::new(Topology::new(), [pods()]);
         let (tx, rx) = mpsc::channel(16);
@@ -593,8 +729,8 @@ mod tests {
         }
         drop(tx);
         owner.run(rx).await;
-        assert_eq!(outputs.topology.borrow().len(), 2);
-        assert_eq!(outputs.topology.borrow().seq(), 1, "one burst, one diff");
+        assert_eq!(outputs.topology.latest.borrow().len(), 2);
+        assert_eq!(outputs.topology.latest.borrow().seq(), 1, "one burst, one diff");
         assert!(*outputs.ready.borrow());
     }
 }

@@ -79,6 +79,8 @@ pub struct Selection {
     pub namespaces: Vec<String>,
     /// Kinds not to watch.
     pub skip: BTreeSet<Kind>,
+    /// Ask for initial lists as streaming watches (falling back to paged lists where refused).
+    pub streaming_lists: bool,
 }
 
 /// The watchers to run and the feeds the server does not serve.
@@ -155,19 +157,29 @@ fn plan_skips(feed: Feed, selection: &Selection) -> bool {
 
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// How one watcher runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Watch the feed's [`FALLBACKS`] version.
+    pub fallback: bool,
+    /// Ask for the initial list as a streaming watch.
+    pub streaming_lists: bool,
+}
+
 /// The watcher task for one source: runs until the owner is gone.
 pub fn task(
     client: Client,
     cluster: &Arc<str>,
     source: Source,
-    fallback: bool,
+    options: Options,
     allow: Arc<[String]>,
     tx: mpsc::Sender<Update>,
 ) -> Task {
+    let Options { fallback, streaming_lists } = options;
     macro_rules! feed {
         ($ty:ty, $project:path) => {{
             let c = Arc::clone(cluster);
-            Box::pin(run::<$ty>(api(&client, &source), source, tx, move |o| {
+            Box::pin(run::<$ty>(api(&client, &source), source, streaming_lists, tx, move |o| {
                 $project(&c, o).map(|e| Object::Entity(Box::new(e)))
             }))
         }};
@@ -175,7 +187,7 @@ pub fn task(
     macro_rules! cluster_feed {
         ($ty:ty, $project:path) => {{
             let c = Arc::clone(cluster);
-            Box::pin(run::<$ty>(Api::all(client), source, tx, move |o| {
+            Box::pin(run::<$ty>(Api::all(client), source, streaming_lists, tx, move |o| {
                 $project(&c, o).map(|e| Object::Entity(Box::new(e)))
             }))
         }};
@@ -183,7 +195,7 @@ pub fn task(
     match source.feed {
         Feed::Kind(Kind::Namespace) => {
             let c = Arc::clone(cluster);
-            Box::pin(run::<Namespace>(Api::all(client), source, tx, move |o| {
+            Box::pin(run::<Namespace>(Api::all(client), source, streaming_lists, tx, move |o| {
                 let e = project::namespace_to_entity(&c, o)?;
                 (allow.is_empty() || allow.iter().any(|ns| ns == e.name()))
                     .then(|| Object::Entity(Box::new(e)))
@@ -194,7 +206,7 @@ pub fn task(
         Feed::Kind(Kind::Service) => feed!(Service, project::service_to_entity),
         Feed::Endpoints => {
             let c = Arc::clone(cluster);
-            Box::pin(run::<Endpoints>(api(&client, &source), source, tx, move |o| {
+            Box::pin(run::<Endpoints>(api(&client, &source), source, streaming_lists, tx, move |o| {
                 project::endpoints_counts(&c, o).map(|(id, counts)| Object::Endpoints(id, counts))
             }))
         }
@@ -214,7 +226,7 @@ pub fn task(
                 Some(ns) => Api::<DynamicObject>::namespaced_with(client, ns, &resource),
                 None => Api::<DynamicObject>::all_with(client, &resource),
             };
-            Box::pin(run::<DynamicObject>(api, source, tx, move |o| {
+            Box::pin(run::<DynamicObject>(api, source, streaming_lists, tx, move |o| {
                 project::cronjob_v1beta1_to_entity(&c, o).map(|e| Object::Entity(Box::new(e)))
             }))
         }
@@ -239,43 +251,138 @@ where
     }
 }
 
-/// Runs one watcher: projects every event, sends it to the owner, reports status changes once each.
-async fn run<K>(api: Api<K>, source: Source, tx: mpsc::Sender<Update>, project: impl Fn(&K) -> Option<Object>)
-where
+/// Runs one watcher: projects every event, sends it to the owner, reports status changes once each. With
+/// `streaming` it asks for streaming lists until the server refuses them once, then lists as usual.
+async fn run<K>(
+    api: Api<K>,
+    source: Source,
+    mut streaming: bool,
+    tx: mpsc::Sender<Update>,
+    project: impl Fn(&K) -> Option<Object>,
+) where
     K: Resource + Clone + DeserializeOwned + Debug + Send + 'static,
 {
-    let stream = watcher(api, watcher::Config::default()).default_backoff();
-    let mut stream = std::pin::pin!(stream);
     let mut last_status = FeedStatus::Syncing;
+    loop {
+        let config =
+            if streaming { watcher::Config::default().streaming_lists() } else { watcher::Config::default() };
+        let stream = watcher(api.clone(), config).default_backoff();
+        let stream = std::pin::pin!(stream);
+        match follow(stream, &source, &mut last_status, &tx, &project).await {
+            Ended::Refused if streaming => {
+                tracing::info!(%source, "streaming lists refused by the server; listing as usual");
+                streaming = false;
+            }
+            Ended::Refused | Ended::Stopped => return,
+        }
+    }
+}
+
+/// Why [`follow`] returned.
+enum Ended {
+    /// The stream or the owner is gone.
+    Stopped,
+    /// The server refused a streaming list.
+    Refused,
+}
+
+/// Whether a watcher error is the server refusing a streaming list: servers without the `WatchList` feature
+/// (before 1.27, or with it off) answer a watch with `sendInitialEvents` and `resourceVersionMatch` 422
+/// (Invalid) or, older still, 400.
+fn refuses_streaming(error: &watcher::Error) -> bool {
+    matches!(
+        error,
+        watcher::Error::WatchStartFailed(kube::Error::Api(status))
+        | watcher::Error::WatchError(status)
+            if matches!(status.code, 400 | 422)
+    )
+}
+
+async fn follow<K, S>(
+    mut stream: Pin<&mut S>,
+    source: &Source,
+    last_status: &mut FeedStatus,
+    tx: &mpsc::Sender<Update>,
+    project: &impl Fn(&K) -> Option<Object>,
+) -> Ended
+where
+    K: Resource,
+    S: futures_util::Stream<Item = Result<watcher::Event<K>, watcher::Error>>,
+{
     while let Some(item) = stream.next().await {
+        let received = std::time::Instant::now();
+        let mut changed = None;
         let event = match item {
-            Ok(watcher::Event::Apply(object)) => project(&object).map(Event::Apply),
-            Ok(watcher::Event::Delete(object)) => project(&object).map(|o| Event::Delete(o.id().clone())),
+            Ok(watcher::Event::Apply(object)) => {
+                changed = changed_at(object.meta(), std::time::SystemTime::now());
+                project(&object).map(Event::Apply)
+            }
+            Ok(watcher::Event::Delete(object)) => {
+                changed = changed_at(object.meta(), std::time::SystemTime::now());
+                project(&object).map(|o| Event::Delete(o.id().clone()))
+            }
             Ok(watcher::Event::Init) => Some(Event::InitStart),
+            // A listed object's timestamps say when it last changed, not when we learned of it: no age.
             Ok(watcher::Event::InitApply(object)) => project(&object).map(Event::InitApply),
             Ok(watcher::Event::InitDone) => {
-                if last_status != FeedStatus::Ready {
+                if *last_status != FeedStatus::Ready {
                     tracing::info!(%source, "listed; watching");
                 }
-                last_status = FeedStatus::Ready;
+                *last_status = FeedStatus::Ready;
                 Some(Event::InitDone)
             }
+            Err(error) if refuses_streaming(&error) => return Ended::Refused,
             Err(error) => {
                 let status = classify(&error);
-                if status == last_status {
+                if status == *last_status {
                     None
                 } else {
                     tracing::warn!(%source, %error, "watch failed; retrying with backoff");
-                    last_status = status.clone();
+                    *last_status = status.clone();
                     Some(Event::Status(status))
                 }
             }
         };
         if let Some(event) = event {
-            if tx.send(Update { source: source.clone(), event }).await.is_err() {
-                return; // the owner is gone: shutting down
+            if tx.send(Update { source: source.clone(), event, received, changed }).await.is_err() {
+                return Ended::Stopped; // the owner is gone: shutting down
             }
         }
+    }
+    Ended::Stopped
+}
+
+/// How far back a change time may lie and still be taken for the time of the change a watch event carries.
+const CHANGE_HORIZON: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// When the change a watch event carries happened, by the object's metadata: the latest of its creation, its
+/// deletion request, and the write times in `managedFields` (the API server stamps the manager that wrote, on
+/// every create, update, patch and status update that changes the object, so on a real server that is the time
+/// of the write itself). Only a *recent* latest time is used: an event can carry a change none of these
+/// stamp (a kubelet-less simulator, a server with managed fields off, a label patch by a manager whose entry
+/// did not change), and then the latest stamp is some older write, whose age says nothing about our lag.
+/// Condition `lastTransitionTime`s are left out on purpose: they move only when a condition flips, which
+/// the status write that carries the flip already stamps in `managedFields`. The times have one-second
+/// resolution (RFC 3339 seconds), so the age is for seeing seconds-to-minutes delays upstream of the collector,
+/// not milliseconds; a clock skew between the API server and us shows as a constant offset (clamped at 0).
+pub fn changed_at(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    now: std::time::SystemTime,
+) -> Option<std::time::SystemTime> {
+    let managed = meta.managed_fields.iter().flatten().filter_map(|f| f.time.as_ref());
+    let latest = meta
+        .creation_timestamp
+        .iter()
+        .chain(meta.deletion_timestamp.iter())
+        .chain(managed)
+        .map(|t| t.0.as_millisecond())
+        .max()?;
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(latest).ok()?);
+    match now.duration_since(at) {
+        Ok(age) if age <= CHANGE_HORIZON => Some(at),
+        Ok(_) => None,
+        // Stamped in our future: the clocks disagree; count it as now.
+        Err(_) => Some(now),
     }
 }
 
@@ -315,6 +422,46 @@ mod tests {
         );
         assert!(matches!(classify(&gone), FeedStatus::Error(_)));
         assert!(matches!(classify(&watcher::Error::NoResourceVersion), FeedStatus::Error(_)));
+    }
+
+    fn time(secs: i64) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::Time {
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_second(secs).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_change_is_dated_by_the_latest_recent_stamp_and_an_old_one_dates_nothing() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, ObjectMeta};
+        let at = |secs: u64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        let now = at(10_000);
+        let meta = ObjectMeta {
+            creation_timestamp: Some(time(1_000)),
+            managed_fields: Some(vec![
+                ManagedFieldsEntry { time: Some(time(9_990)), ..ManagedFieldsEntry::default() },
+                ManagedFieldsEntry { time: Some(time(9_000)), ..ManagedFieldsEntry::default() },
+            ]),
+            ..ObjectMeta::default()
+        };
+        assert_eq!(changed_at(&meta, now), Some(at(9_990)));
+        // A label patch on an old pod with no managed fields: its creation says nothing about this change.
+        let old = ObjectMeta { creation_timestamp: Some(time(1_000)), ..ObjectMeta::default() };
+        assert_eq!(changed_at(&old, now), None);
+        let deleted = ObjectMeta { deletion_timestamp: Some(time(9_999)), ..old };
+        assert_eq!(changed_at(&deleted, now), Some(at(9_999)));
+        // The server's clock ahead of ours: no negative age.
+        let ahead = ObjectMeta { creation_timestamp: Some(time(10_005)), ..ObjectMeta::default() };
+        assert_eq!(changed_at(&ahead, now), Some(now));
+        assert_eq!(changed_at(&ObjectMeta::default(), now), None);
+    }
+
+    #[test]
+    fn a_422_or_400_to_a_watch_start_refuses_streaming_lists_and_nothing_else_does() {
+        let invalid = watcher::Error::WatchStartFailed(api_error(422, "resourceVersionMatch is forbidden"));
+        assert!(refuses_streaming(&invalid));
+        assert!(refuses_streaming(&watcher::Error::WatchStartFailed(api_error(400, "bad"))));
+        assert!(!refuses_streaming(&watcher::Error::WatchStartFailed(api_error(403, "forbidden"))));
+        assert!(!refuses_streaming(&watcher::Error::InitialListFailed(api_error(422, "list"))));
     }
 
     #[test]

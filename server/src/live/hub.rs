@@ -1,5 +1,5 @@
 //! The hub: follows the topology owner's diffs, keeps its own current copy of the topology by applying them
-//! (the owner publishes whole copies only a few times a second, see [`crate::collector::owner::SNAPSHOT_EVERY`]),
+//! (the owner copies its whole topology only when asked, see [`crate::collector::owner::Copies`]),
 //! encodes each diff once, keeps a ring for resuming clients and fans frames out through a bounded broadcast
 //! channel.
 
@@ -15,6 +15,7 @@ use topology::protocol::{self, Filters, LinkState, ProtocolError, ServerMsg};
 use topology::{EntityId, EntityKey, Topology};
 
 use super::{Config, Format};
+use crate::collector::owner::Copies;
 use crate::metrics::Metrics;
 
 /// What the hub says about its data, for the status line of every client.
@@ -26,10 +27,14 @@ pub struct Link {
     pub message: String,
 }
 
-/// One published diff and its encodings.
+/// One published diff, encoded. The decoded [`Diff`] is not kept: the ring holds frames for resuming clients,
+/// and a relist's frames carry every entity, so keeping them decoded too held another whole topology (~40 MB
+/// at 10k pods) for as long as they stayed in the ring. The few clients that need more than the bytes
+/// (filtered or JSON) decode them again, which costs far less than a snapshot (~0.15 µs for a one-op diff).
 #[derive(Debug)]
 pub struct Frame {
-    diff: Diff,
+    base_seq: u64,
+    seq: u64,
     /// The entity each op is about, in op order, so filters need no topology.
     ids: Vec<EntityId>,
     binary: Bytes,
@@ -40,12 +45,12 @@ pub struct Frame {
 impl Frame {
     /// The sequence number the frame starts from.
     pub fn base_seq(&self) -> u64 {
-        self.diff.base_seq
+        self.base_seq
     }
 
     /// The sequence number it brings a client to.
     pub fn seq(&self) -> u64 {
-        self.diff.seq
+        self.seq
     }
 
     /// When the hub published it.
@@ -61,7 +66,7 @@ impl Frame {
                 if let Some(json) = self.json.get() {
                     return Ok(json.clone());
                 }
-                let json = Bytes::from(ServerMsg::Diff(self.diff.clone()).to_json()?);
+                let json = Bytes::from(ServerMsg::Diff(self.diff()?).to_json()?);
                 Ok(self.json.get_or_init(|| json).clone())
             }
         }
@@ -70,15 +75,29 @@ impl Frame {
     /// The part of the diff `filters` admit, from `base_seq` (the last sequence number the client has), or
     /// `None` when nothing in it is for this client.
     pub fn filtered(&self, filters: &Filters, base_seq: u64) -> Option<Diff> {
-        let ops: Vec<Op> = self
-            .diff
+        if !self.ids.iter().any(|id| filters.admits(id)) {
+            return None;
+        }
+        let diff = match self.diff() {
+            Ok(diff) => diff,
+            Err(error) => {
+                // Cannot happen (the hub encoded it); the client resyncs when the next frame shows the gap.
+                tracing::error!(%error, seq = self.seq, "hub: cannot decode a frame it encoded");
+                return None;
+            }
+        };
+        let ops: Vec<Op> = diff
             .ops
-            .iter()
+            .into_iter()
             .zip(&self.ids)
             .filter(|(_, id)| filters.admits(id))
-            .map(|(op, _)| op.clone())
+            .map(|(op, _)| op)
             .collect();
-        (!ops.is_empty()).then_some(Diff { base_seq, seq: self.diff.seq, ops })
+        Some(Diff { base_seq, seq: self.seq, ops })
+    }
+
+    fn diff(&self) -> Result<Diff, ProtocolError> {
+        protocol::decode_diff(&self.binary)
     }
 
     fn size(&self) -> usize {
@@ -120,7 +139,7 @@ struct Inner {
     /// A shared copy of `mirror`, made when someone asks and reused until the next diff.
     copy: Mutex<Option<Arc<Topology>>>,
     /// The owner's own copies, to start from and to start over from.
-    owner_copy: watch::Receiver<Arc<Topology>>,
+    owner_copy: Copies,
     link: watch::Receiver<Link>,
     shutdown: watch::Sender<bool>,
     snapshot: Mutex<SnapshotCache>,
@@ -158,6 +177,13 @@ impl Subscription {
     }
 }
 
+impl Subscription {
+    /// Whether another item is already waiting.
+    pub fn has_queued(&self) -> bool {
+        !self.rx.is_empty()
+    }
+}
+
 impl Drop for Subscription {
     fn drop(&mut self) {
         lock(&self.hub.0.clients).remove(&self.id);
@@ -175,7 +201,7 @@ impl Hub {
     /// runtime.
     pub fn start(
         config: Config,
-        topology: watch::Receiver<Arc<Topology>>,
+        topology: Copies,
         diffs: broadcast::Receiver<Diff>,
         link: watch::Receiver<Link>,
         metrics: Arc<Metrics>,
@@ -372,7 +398,8 @@ impl Hub {
         let binary = Bytes::from(protocol::encode_diff(diff).map_err(|e| e.to_string())?);
         let ops = diff.ops.len() as u64;
         let frame = Arc::new(Frame {
-            diff: diff.clone(),
+            base_seq: diff.base_seq,
+            seq: diff.seq,
             ids,
             binary,
             json: OnceLock::new(),
@@ -397,13 +424,11 @@ impl Hub {
         Ok(())
     }
 
-    /// Starts over from an owner copy at `seq` or later (waiting up to 5 s for it: the owner copies at a
-    /// bounded rate) and tells every session to resync.
+    /// Starts over from an owner copy at `seq` or later (asked for, and waited for up to 5 s: the owner copies
+    /// between two batches) and tells every session to resync.
     async fn reset(&self, seq: u64) {
         self.0.metrics.hub_resets.inc();
-        let mut owner_copy = self.0.owner_copy.clone();
-        let waited =
-            tokio::time::timeout(Duration::from_secs(5), owner_copy.wait_for(|t| t.seq() >= seq)).await;
+        let waited = tokio::time::timeout(Duration::from_secs(5), self.0.owner_copy.at_least(seq)).await;
         if !matches!(waited, Ok(Ok(_))) {
             tracing::warn!(seq, "hub: no owner copy at seq {seq} yet; starting from an older one");
         }
@@ -412,7 +437,7 @@ impl Hub {
     }
 
     fn reseed(&self) {
-        let topology = self.0.owner_copy.borrow().clone();
+        let topology = self.0.owner_copy.latest.borrow().clone();
         let mut mirror = write(&self.0.mirror);
         let mut ring = lock(&self.0.ring);
         ring.frames.clear();

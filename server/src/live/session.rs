@@ -91,6 +91,12 @@ struct Session<'h, Tx> {
     /// The last hub frame this session has dealt with (equal to `client_seq` unless filters skipped frames).
     hub_seq: u64,
     last_heard: Instant,
+    /// More frames are already queued for this client: write this one into the socket's buffer without
+    /// flushing, so a client that is behind gets its frames in one write (one syscall and segment) instead of
+    /// one each. The last queued frame, and every other message, flushes.
+    more_queued: bool,
+    /// Something was written without a flush.
+    unflushed: bool,
 }
 
 /// Runs a session to its end, sending only what `scope` admits (the client's filters can narrow it, never
@@ -110,6 +116,8 @@ where
         client_seq: 0,
         hub_seq: 0,
         last_heard: Instant::now(),
+        more_queued: false,
+        unflushed: false,
     };
     let last_seq = match timeout(config.hello_timeout, rx.next()).await {
         Err(_) => {
@@ -153,7 +161,16 @@ where
         let step = tokio::select! {
             biased;
             _ = shutdown.changed() => Err(Ended::Shutdown),
-            item = subscription.recv() => session.on_item(item).await,
+            item = subscription.recv() => {
+                session.more_queued = subscription.has_queued();
+                let mut step = session.on_item(item).await;
+                session.more_queued = false;
+                if step.is_ok() && session.unflushed && !subscription.has_queued() {
+                    // The last queued frame may have been filtered out: flush what was written before it.
+                    step = session.flush().await;
+                }
+                step
+            }
             message = rx.next() => session.on_message(message).await,
             _ = link.changed() => {
                 let current = link.borrow_and_update().clone();
@@ -331,7 +348,23 @@ where
     }
 
     async fn send(&mut self, message: Outgoing) -> Result<(), Ended> {
-        match timeout(self.hub.config().send_timeout, self.tx.send(message)).await {
+        let sent = if self.more_queued {
+            timeout(self.hub.config().send_timeout, self.tx.feed(message)).await
+        } else {
+            timeout(self.hub.config().send_timeout, self.tx.send(message)).await
+        };
+        self.unflushed = self.more_queued;
+        Self::outcome(&sent)
+    }
+
+    async fn flush(&mut self) -> Result<(), Ended> {
+        let flushed = timeout(self.hub.config().send_timeout, self.tx.flush()).await;
+        self.unflushed = false;
+        Self::outcome(&flushed)
+    }
+
+    fn outcome<E>(sent: &Result<Result<(), E>, tokio::time::error::Elapsed>) -> Result<(), Ended> {
+        match sent {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(Ended::ClientClosed),
             Err(_) => Err(Ended::Dropped(DropReason::SendTimeout, "the client does not keep up".into())),

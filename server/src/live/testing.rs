@@ -9,6 +9,7 @@ use topology::protocol::LinkState;
 use topology::{Entity, EntityId, Topology};
 
 use super::{Config, Hub, Link};
+use crate::collector::owner::Copies;
 use crate::metrics::Metrics;
 
 /// The owner's side of a hub under test.
@@ -29,7 +30,7 @@ impl Owner {
         let (topology_tx, topology_rx) = watch::channel(Arc::new(topology.clone()));
         let (diff_tx, diff_rx) = broadcast::channel(64);
         let (link, link_rx) = watch::channel(Link { state: LinkState::Live, message: String::new() });
-        let hub = Hub::start(config, topology_rx, diff_rx, link_rx, Metrics::shared());
+        let hub = Hub::start(config, Copies::unrequested(topology_rx), diff_rx, link_rx, Metrics::shared());
         Owner { topology, topology_tx, diff_tx, link, hub }
     }
 

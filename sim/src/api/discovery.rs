@@ -57,8 +57,13 @@ fn group_versions() -> Vec<(&'static str, &'static str)> {
 }
 
 fn group_json(group: &str, version: &str) -> Value {
-    let gv = json!({"groupVersion": format!("{group}/{version}"), "version": version});
-    json!({"name": group, "versions": [gv.clone()], "preferredVersion": gv})
+    let gv = |version: &str| json!({"groupVersion": format!("{group}/{version}"), "version": version});
+    let mut versions = vec![gv(version)];
+    // Older versions served by conversion follow the stored (preferred) one, as the API server lists them.
+    versions.extend(
+        super::convert::ALTERNATES.iter().filter(|(id, _)| id.get().group == group).map(|(_, v)| gv(v)),
+    );
+    json!({"name": group, "versions": versions, "preferredVersion": gv(version)})
 }
 
 /// `GET /apis`
@@ -81,7 +86,9 @@ pub fn resource_list(group: &str, version: &str) -> Value {
     let mut resources = Vec::new();
     for id in ResourceId::all() {
         let r = id.get();
-        if r.group != group || r.version != version {
+        let alternate =
+            super::convert::alternate(group, version, Some(r.plural)).is_some_and(|(a, _)| a == id);
+        if r.group != group || (r.version != version && !alternate) {
             continue;
         }
         let mut entry = json!({
@@ -89,7 +96,7 @@ pub fn resource_list(group: &str, version: &str) -> Value {
             "singularName": r.singular,
             "namespaced": r.namespaced,
             "kind": r.kind,
-            "verbs": r.verbs(),
+            "verbs": if alternate { &["get", "list", "watch"][..] } else { r.verbs() },
         });
         if !r.short_names.is_empty() {
             entry["shortNames"] = json!(r.short_names);
@@ -98,7 +105,7 @@ pub fn resource_list(group: &str, version: &str) -> Value {
             entry["categories"] = json!(["all"]);
         }
         resources.push(entry);
-        if r.has_status {
+        if r.has_status && !alternate {
             resources.push(json!({
                 "name": format!("{}/status", r.plural),
                 "singularName": "",
@@ -151,6 +158,14 @@ mod tests {
         ] {
             assert_eq!(gvs.iter().filter(|gv| **gv == expected).count(), 1, "{expected:?}");
         }
+        let v1 = resource_list("autoscaling", "v1");
+        assert_eq!(v1["groupVersion"], "autoscaling/v1");
+        assert_eq!(v1["resources"].as_array().unwrap().len(), 1, "{v1}");
+        assert_eq!(v1["resources"][0]["name"], "horizontalpodautoscalers");
+        assert_eq!(v1["resources"][0]["verbs"], json!(["get", "list", "watch"]));
+        let autoscaling = group_json("autoscaling", "v2");
+        assert_eq!(autoscaling["preferredVersion"]["version"], "v2");
+        assert_eq!(autoscaling["versions"][1]["groupVersion"], "autoscaling/v1");
         let metrics = resource_list("metrics.k8s.io", "v1beta1");
         assert_eq!(metrics["groupVersion"], "metrics.k8s.io/v1beta1");
         assert_eq!(metrics["resources"][0]["verbs"], json!(["get", "list"]));

@@ -114,6 +114,7 @@ pub fn list_meta(revision: u64, continue_token: Option<&str>, remaining: Option<
 /// A whole list response body.
 pub fn list_body(
     resource: ResourceId,
+    version: Option<&str>,
     items: &[Arc<Value>],
     meta: &Map<String, Value>,
     output: Output,
@@ -126,7 +127,10 @@ pub fn list_body(
             return serde_json::to_vec(&table).unwrap_or_default();
         }
         Output::Metadata(v) => ("PartialObjectMetadataList".to_owned(), format!("meta.k8s.io/{v}")),
-        Output::Object => (r.list_kind(), r.api_version()),
+        Output::Object => match version {
+            Some(v) => (r.list_kind(), format!("{}/{v}", r.group)),
+            None => (r.list_kind(), r.api_version()),
+        },
     };
     let mut out = Vec::with_capacity(256 + items.len() * 2048);
     out.extend_from_slice(b"{\"kind\":");
@@ -199,7 +203,7 @@ mod tests {
     #[test]
     fn list_items_carry_no_type_and_the_list_does() {
         let pod = Arc::new(json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": "a"}, "spec": {}}));
-        let body = list_body(PODS, &[pod], &list_meta(7, Some("tok"), Some(3)), Output::Object, 0);
+        let body = list_body(PODS, None, &[pod], &list_meta(7, Some("tok"), Some(3)), Output::Object, 0);
         let list: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
             list,
@@ -214,7 +218,7 @@ mod tests {
         let pod = Arc::new(
             json!({"kind": "Pod", "metadata": {"name": "a", "labels": {"x": "y"}}, "spec": {"big": 1}}),
         );
-        let body = list_body(PODS, &[pod], &list_meta(7, None, None), Output::Metadata("v1"), 0);
+        let body = list_body(PODS, None, &[pod], &list_meta(7, None, None), Output::Metadata("v1"), 0);
         let list: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(
             list,

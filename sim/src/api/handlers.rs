@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::{Map, Value};
 
+use super::convert;
 use super::format::{self, list_body, list_meta, Output};
 use super::path::Target;
 use super::{json_response, ApiError, Params};
@@ -67,6 +68,7 @@ pub fn filter(target: &Target, params: &Params) -> Result<Filter> {
 /// `GET` an object (or its status).
 pub fn get(sim: &Sim, target: &Target, output: Output) -> Result {
     let object = sim.store().get(target.resource, target.namespace.as_deref(), name(target))?;
+    let object = convert::object(target.resource, target.version, &object);
     Ok(object_response(StatusCode::OK, target, &object, output, sim.now()))
 }
 
@@ -79,9 +81,13 @@ pub fn list(sim: &Sim, target: &Target, params: &Params, output: Output) -> Resu
         .map(|l| l.parse::<usize>().map_err(|_| Status::bad_request(format!("invalid limit: {l}"))))
         .transpose()?;
     let token = params.get("continue").map(String::as_str).filter(|t| !t.is_empty());
-    let page = sim.store().list(target.resource, &filter, limit, token)?;
+    let mut page = sim.store().list(target.resource, &filter, limit, token)?;
     let meta = list_meta(page.revision, page.continue_token.as_deref(), page.remaining);
-    Ok(json_response(StatusCode::OK, list_body(target.resource, &page.items, &meta, output, sim.now())))
+    if target.version.is_some() {
+        page.items = page.items.iter().map(|o| convert::object(target.resource, target.version, o)).collect();
+    }
+    let body = list_body(target.resource, target.version, &page.items, &meta, output, sim.now());
+    Ok(json_response(StatusCode::OK, body))
 }
 
 /// `POST` to a collection.
@@ -143,7 +149,7 @@ pub fn metrics(sim: &Sim, target: &Target, params: &Params, output: Output) -> R
         }
         None => Ok(json_response(
             StatusCode::OK,
-            list_body(target.resource, &items, &Map::new(), output, sim.now()),
+            list_body(target.resource, None, &items, &Map::new(), output, sim.now()),
         )),
     }
 }

@@ -31,6 +31,9 @@ pub struct Target {
     pub name: Option<String>,
     /// `status`, the only subresource served.
     pub subresource: Option<String>,
+    /// The version asked for when it is not the stored one: objects are converted to it (see
+    /// [`super::convert`]).
+    pub version: Option<&'static str>,
 }
 
 /// Parses a request path (`/api/v1/namespaces/default/pods/web-0/status`).
@@ -46,6 +49,17 @@ pub fn parse(path: &str) -> Route {
         ["apis", group, version, rest @ ..] => (*group, *version, rest),
         _ => return Route::NotFound,
     };
+    if let Some((resource, alternate)) = super::convert::alternate(group, version, None) {
+        let (group, version) = (resource.get().group, alternate);
+        let found = |plural: &str| super::convert::alternate(group, version, Some(plural)).map(|(id, _)| id);
+        let target = match rest {
+            [] => return Route::Resources { group, version },
+            ["namespaces", ns, plural, tail @ ..] => target(found(plural), Some(ns), tail),
+            [plural] => target(found(plural), None, &[]),
+            _ => None,
+        };
+        return target.map_or(Route::NotFound, |t| Route::Target(Target { version: Some(version), ..t }));
+    }
     let Some(served) = ResourceId::all().find(|id| id.get().group == group && id.get().version == version)
     else {
         return Route::NotFound;
@@ -78,13 +92,14 @@ fn target(resource: Option<ResourceId>, namespace: Option<&str>, tail: &[&str]) 
         namespace: namespace.map(str::to_owned),
         name: name.map(str::to_owned),
         subresource: subresource.map(str::to_owned),
+        version: None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::resource::{DEPLOYMENTS, NAMESPACES, NODES, PODS, POD_METRICS};
+    use crate::resource::{DEPLOYMENTS, HPAS, NAMESPACES, NODES, PODS, POD_METRICS};
 
     fn t(resource: ResourceId, ns: Option<&str>, name: Option<&str>, sub: Option<&str>) -> Route {
         Route::Target(Target {
@@ -92,6 +107,7 @@ mod tests {
             namespace: ns.map(Into::into),
             name: name.map(Into::into),
             subresource: sub.map(Into::into),
+            version: None,
         })
     }
 
@@ -120,6 +136,26 @@ mod tests {
             ("/api/v1/namespaces/shop/configmaps/c/status", Route::NotFound),
             ("/api/v2/pods", Route::NotFound),
             ("/apis/apps/v1beta1/deployments", Route::NotFound),
+            ("/apis/autoscaling/v1", Route::Resources { group: "autoscaling", version: "v1" }),
+            (
+                "/apis/autoscaling/v1/namespaces/shop/horizontalpodautoscalers/web",
+                Route::Target(Target {
+                    version: Some("v1"),
+                    ..target(Some(HPAS), Some("shop"), &["web"]).unwrap()
+                }),
+            ),
+            (
+                "/apis/autoscaling/v1/horizontalpodautoscalers",
+                Route::Target(Target { version: Some("v1"), ..target(Some(HPAS), None, &[]).unwrap() }),
+            ),
+            (
+                "/apis/autoscaling/v1/namespaces/shop/horizontalpodautoscalers/web/status",
+                Route::Target(Target {
+                    version: Some("v1"),
+                    ..target(Some(HPAS), Some("shop"), &["web", "status"]).unwrap()
+                }),
+            ),
+            ("/apis/autoscaling/v1/pods", Route::NotFound),
             ("/apis/nope", Route::NotFound),
             ("/api/v1/widgets", Route::NotFound),
         ];

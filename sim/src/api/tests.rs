@@ -390,3 +390,43 @@ async fn a_watch_ends_after_its_timeout() {
     let ended = tokio::time::timeout(Duration::from_secs(3), watch.next()).await.unwrap();
     assert!(ended.is_none());
 }
+
+#[tokio::test]
+async fn autoscalers_stored_as_v2_are_read_and_watched_as_v1_but_not_written() {
+    let sim = sim();
+    let hpa = json!({
+        "metadata": {"name": "web"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 1, "maxReplicas": 5,
+            "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}}}],
+        },
+    });
+    sim.store().create(crate::resource::HPAS, Some("shop"), hpa).unwrap();
+    let (status, list) = get(&sim, "/apis/autoscaling/v1/namespaces/shop/horizontalpodautoscalers").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (list["kind"].as_str(), list["apiVersion"].as_str()),
+        (Some("HorizontalPodAutoscalerList"), Some("autoscaling/v1"))
+    );
+    // What a v1 client (the collector's k8s-openapi type) reads.
+    // (List items carry no kind, as the API server's; the typed object wants them.)
+    let mut item = list["items"][0].clone();
+    item["apiVersion"] = json!("autoscaling/v1");
+    item["kind"] = json!("HorizontalPodAutoscaler");
+    let typed: k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler =
+        serde_json::from_value(item).unwrap();
+    let spec = typed.spec.as_ref().unwrap();
+    assert_eq!((spec.max_replicas, spec.target_cpu_utilization_percentage), (5, Some(60)));
+    let (status, one) = get(&sim, "/apis/autoscaling/v1/namespaces/shop/horizontalpodautoscalers/web").await;
+    assert_eq!((status, one["apiVersion"].as_str()), (StatusCode::OK, Some("autoscaling/v1")));
+    let (_, v2) = get(&sim, "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/web").await;
+    assert_eq!(v2["spec"]["metrics"][0]["resource"]["name"], "cpu", "still stored and served as v2");
+    let mut watch = open(&sim, "/apis/autoscaling/v1/horizontalpodautoscalers?watch=1").await;
+    let event = next_event(&mut watch).await.unwrap();
+    assert_eq!(event["object"]["apiVersion"], "autoscaling/v1");
+    assert_eq!(event["object"]["spec"]["targetCPUUtilizationPercentage"], 60);
+    let (status, _) =
+        call(&sim, "DELETE", "/apis/autoscaling/v1/namespaces/shop/horizontalpodautoscalers/web", "").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+}

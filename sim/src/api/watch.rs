@@ -64,6 +64,7 @@ pub fn watch(sim: &Sim, target: &Target, params: &Params, output: Output) -> Res
     });
     let state = Watch {
         resource: target.resource,
+        version: target.version,
         filter,
         output,
         sim: sim.clone(),
@@ -95,6 +96,8 @@ fn error_response(status: &Status) -> Response {
 /// One watch stream's state.
 pub(crate) struct Watch {
     resource: ResourceId,
+    /// The version to convert objects to, when not the stored one.
+    version: Option<&'static str>,
     filter: Filter,
     output: Output,
     sim: Sim,
@@ -169,6 +172,10 @@ impl Watch {
         out.extend_from_slice(kind.as_str().as_bytes());
         out.extend_from_slice(b"\",\"object\":");
         let written = match self.output {
+            Output::Object if self.version.is_some() => serde_json::to_writer(
+                &mut out,
+                &*super::convert::object(self.resource, self.version, &event.object),
+            ),
             Output::Object => {
                 out.extend_from_slice(event.object_json());
                 Ok(())
@@ -187,7 +194,10 @@ impl Watch {
         let r = self.resource.get();
         let (kind, api_version) = match self.output {
             Output::Metadata(v) => ("PartialObjectMetadata".to_owned(), format!("meta.k8s.io/{v}")),
-            _ => (r.kind.to_owned(), r.api_version()),
+            _ => match self.version {
+                Some(v) => (r.kind.to_owned(), format!("{}/{v}", r.group)),
+                None => (r.kind.to_owned(), r.api_version()),
+            },
         };
         let mut metadata = json!({"resourceVersion": self.revision.to_string()});
         if initial_events_end {

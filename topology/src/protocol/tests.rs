@@ -179,3 +179,11 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_diff_decodes_from_its_own_encoding_and_nothing_else_does() {
+    let diff = Diff { base_seq: 4, seq: 5, ops: Vec::new() };
+    assert_eq!(decode_diff(&encode_diff(&diff).unwrap()).unwrap(), diff);
+    let pong = ServerMsg::Pong { nonce: 1 }.to_bytes().unwrap();
+    assert!(matches!(decode_diff(&pong), Err(ProtocolError::UnexpectedMessage("diff"))));
+}
