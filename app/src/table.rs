@@ -146,30 +146,7 @@ pub fn TableView() -> impl IntoView {
                         data.get()
                             .0
                             .into_iter()
-                            .map(|row| {
-                                let id = row.id.clone();
-                                let selected = {
-                                    let id = row.id.clone();
-                                    move || view.selected.with(|s| s.as_ref() == Some(&id))
-                                };
-                                view! {
-                                    <tr aria-selected=move || selected().to_string() data-id=row.id.to_string()>
-                                        <th scope="row">
-                                            <button
-                                                type="button"
-                                                class="gl-row-select"
-                                                on:click=move |_| view.selected.set(Some(id.clone()))
-                                            >
-                                                {row.id.name().to_owned()}
-                                            </button>
-                                        </th>
-                                        <td>{row.id.kind().as_str()}</td>
-                                        <td>{row.id.namespace().to_owned()}</td>
-                                        <td class=format!("gl-health-{}", row.health)>{row.health}</td>
-                                        <td>{row.reason}</td>
-                                    </tr>
-                                }
-                            })
+                            .map(|row| row_view(view, row))
                             .collect_view()
                     }}
                 </tbody>
@@ -183,6 +160,32 @@ pub fn TableView() -> impl IntoView {
                 </button>
             </nav>
         </section>
+    }
+}
+
+/// One row; the name cell's button selects the entity.
+fn row_view(view: View, row: Row) -> impl IntoView {
+    let id = row.id.clone();
+    let selected = {
+        let id = row.id.clone();
+        move || view.selected.with(|s| s.as_ref() == Some(&id))
+    };
+    view! {
+        <tr aria-selected=move || selected().to_string() data-id=row.id.to_string()>
+            <th scope="row">
+                <button
+                    type="button"
+                    class="gl-row-select"
+                    on:click=move |_| view.selected.set(Some(id.clone()))
+                >
+                    {row.id.name().to_owned()}
+                </button>
+            </th>
+            <td>{row.id.kind().as_str()}</td>
+            <td>{row.id.namespace().to_owned()}</td>
+            <td class=format!("gl-health-{}", row.health)>{row.health}</td>
+            <td>{row.reason}</td>
+        </tr>
     }
 }
 
