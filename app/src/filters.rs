@@ -178,6 +178,7 @@ pub fn FiltersPanel(
             <span class="gl-filter-count" aria-live="polite">{count}</span>
         </form>
     }
+    .into_any()
 }
 
 /// The health picker: its options are fixed, so it needs no topology.

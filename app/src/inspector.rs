@@ -148,6 +148,7 @@ pub fn Inspector() -> impl IntoView {
             </section>
         </Show>
     }
+    .into_any()
 }
 
 /// The entity's identity, health and usage.

@@ -8,7 +8,9 @@ use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title}
 use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::path;
 
+pub mod announce;
 pub mod filters;
+pub mod hud;
 pub mod inspector;
 pub mod link;
 #[cfg(feature = "hydrate")]
@@ -151,6 +153,8 @@ fn LivePage() -> impl IntoView {
                 aria-label="3D map of the cluster: services on top, workloads in the middle, pods, then nodes at the bottom; one band per namespace"
             ></canvas>
             <Legend/>
+            <hud::Hud/>
+            <announce::Announcements/>
             <inspector::Inspector/>
             <Show when=move || table.get() && !view.kiosk.get()>
                 <table::TableView/>
@@ -160,6 +164,7 @@ fn LivePage() -> impl IntoView {
             {move || status.get()}
         </footer>
     }
+    .into_any()
 }
 
 /// The state in the page's query string (the router's, so the server renders the same page the browser hydrates).

@@ -161,6 +161,7 @@ pub fn TableView() -> impl IntoView {
             </nav>
         </section>
     }
+    .into_any()
 }
 
 /// One row; the name cell's button selects the entity.
