@@ -100,7 +100,7 @@ test('filters set in the panel go to the URL and come back after a reload', asyn
   assert.equal(await page.locator('#filter-ns').inputValue(), namespace);
   assert.equal(await page.locator('#filter-kind').inputValue(), 'pod');
   assert.equal(await page.locator('#filter-q').inputValue(), 'a');
-  assert.match(await page.locator('.gl-filter-count').innerText(), /^\d+ shown$/);
+  await page.locator('.gl-filter-count', { hasText: /^\d+ shown$/ }).waitFor();
   // replaceState, not pushState: typing did not add history entries.
   assert.ok(history <= 2, `history grew to ${history}`);
   assert.deepEqual(errors, []);
