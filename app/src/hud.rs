@@ -12,7 +12,7 @@ use crate::inspector::display_name;
 use crate::view::View;
 
 /// Entries in the attention list.
-pub const ATTENTION: usize = 12;
+pub const ATTENTION: usize = 8;
 
 /// Counts for the HUD.
 #[derive(Debug, Clone, Default, PartialEq)]
