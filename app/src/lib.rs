@@ -8,10 +8,16 @@ use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title}
 use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::path;
 
+pub mod announce;
+pub mod filters;
 pub mod findings;
+pub mod hud;
+pub mod inspector;
 pub mod link;
 #[cfg(feature = "hydrate")]
 mod live;
+pub mod table;
+pub mod url;
 pub mod view;
 
 pub use link::Connection;
@@ -80,6 +86,16 @@ fn LivePage() -> impl IntoView {
     let drawn = RwSignal::new(false);
     let view = View::new();
     provide_context(view);
+    // The URL is read once: the page owns the state afterwards and mirrors it back (see `url`).
+    let initial = url_state();
+    let filters = RwSignal::new(initial.filters.clone());
+    let table = RwSignal::new(initial.table);
+    view.selected.set(initial.selected.clone());
+    view.camera.set(initial.camera);
+    view.kiosk.set(initial.kiosk);
+    filters::drive_visible(view, filters);
+    #[cfg(feature = "hydrate")]
+    mirror_url(view, filters, table);
     #[cfg(feature = "hydrate")]
     let scene = live::wire(view);
 
@@ -108,14 +124,29 @@ fn LivePage() -> impl IntoView {
 
     view! {
         <Title text=PRODUCT/>
-        <header class="gl-header">
+        <header class="gl-header" hidden=move || view.kiosk.get()>
             <h1>{PRODUCT}</h1>
             <span class="gl-tagline">"a live 3D map of your Kubernetes cluster"</span>
             <span class="gl-link" data-state=move || connection.get().state() title="connection to the server">
                 {move || connection.get().label(now.get(), clock)}
             </span>
         </header>
-        <main class="gl-main" data-hydrated=move || hydrated.get().to_string()>
+        <div class="gl-panels" hidden=move || view.kiosk.get()>
+            <filters::FiltersPanel filters/>
+            <button
+                type="button"
+                id="toggle-table"
+                aria-pressed=move || table.get().to_string()
+                on:click=move |_| table.update(|on| *on = !*on)
+            >
+                {move || if table.get() { "Hide table" } else { "Table view" }}
+            </button>
+        </div>
+        <main
+            class="gl-main"
+            class:gl-kiosk=move || view.kiosk.get()
+            data-hydrated=move || hydrated.get().to_string()
+        >
             <canvas
                 node_ref=canvas
                 id="scene"
@@ -126,10 +157,62 @@ fn LivePage() -> impl IntoView {
                 aria-label="3D map of the cluster: services on top, workloads in the middle, pods, then nodes at the bottom; one band per namespace. Drag or arrow keys to orbit, shift to pan, wheel or plus and minus to zoom, R to reset, F to fly to the selection, click to select."
             ></canvas>
             <Legend/>
+            <hud::Hud/>
+            <announce::Announcements/>
+            <inspector::Inspector/>
+            <Show when=move || table.get() && !view.kiosk.get()>
+                <table::TableView/>
+            </Show>
             <findings::FindingsPanel/>
         </main>
-        <footer class="gl-status" role="status" aria-live="polite">{move || status.get()}</footer>
+        <footer class="gl-status" role="status" aria-live="polite" hidden=move || view.kiosk.get()>
+            {move || status.get()}
+        </footer>
     }
+    .into_any()
+}
+
+/// The state in the page's query string (the router's, so the server renders the same page the browser hydrates).
+fn url_state() -> url::UrlState {
+    let query = leptos_router::hooks::use_query_map();
+    query.with_untracked(|map| {
+        let pairs: Vec<(&str, String)> = ["ns", "kind", "health", "q", "sel", "cam", "kiosk", "view"]
+            .into_iter()
+            .filter_map(|key| map.get(key).map(|value| (key, value)))
+            .collect();
+        url::UrlState::parse(pairs.iter().map(|(key, value)| (*key, value.as_str())))
+    })
+}
+
+/// Mirrors the page's state to the address bar with `history.replaceState`: a shareable link at every moment,
+/// without one history entry per keystroke or camera move.
+#[cfg(feature = "hydrate")]
+fn mirror_url(view: View, filters: RwSignal<filters::Filters>, table: RwSignal<bool>) {
+    Effect::new(move |_| {
+        let state = url::UrlState {
+            filters: filters.get(),
+            selected: view.selected.get(),
+            camera: view.camera.get(),
+            kiosk: view.kiosk.get(),
+            table: table.get(),
+        };
+        let query = state.to_query();
+        let Some(window) = web_sys::window() else { return };
+        let location = window.location();
+        if location.search().ok().as_deref() == Some(query.as_str()) {
+            return;
+        }
+        let path = location.pathname().unwrap_or_default();
+        if let Ok(history) = window.history() {
+            if let Err(error) = history.replace_state_with_url(
+                &wasm_bindgen::JsValue::NULL,
+                "",
+                Some(&format!("{path}{query}")),
+            ) {
+                leptos::logging::warn!("could not update the URL: {error:?}");
+            }
+        }
+    });
 }
 
 /// What colours and shapes mean. Health is told by colour *and* by a symbol in the legend, and kinds by
