@@ -247,25 +247,29 @@ impl Metrics {
             "1 for the state each watcher is in: syncing, ready, error (backing off), forbidden, missing",
             metrics.watcher_state.clone(),
         );
+        metrics.register_requests_and_findings(&mut registry);
+        Metrics { registry, ..metrics }
+    }
+
+    fn register_requests_and_findings(&self, registry: &mut Registry) {
         registry.register(
             "http_request_duration_seconds",
             "HTTP request durations by route, method and status",
-            metrics.requests.clone(),
+            self.requests.clone(),
         );
-        registry.register("findings_open", "Findings open now", metrics.findings_open.clone());
-        registry.register("findings_opened", "Findings opened", metrics.findings_opened.clone());
-        registry.register("findings_resolved", "Findings resolved", metrics.findings_resolved.clone());
+        registry.register("findings_open", "Findings open now", self.findings_open.clone());
+        registry.register("findings_opened", "Findings opened", self.findings_opened.clone());
+        registry.register("findings_resolved", "Findings resolved", self.findings_resolved.clone());
         registry.register(
             "webhook_delivered",
             "Webhook notifications delivered",
-            metrics.webhook_delivered.clone(),
+            self.webhook_delivered.clone(),
         );
         registry.register(
             "webhook_undelivered",
             "Webhook notifications given up on (spooled when a spool directory is set)",
-            metrics.webhook_undelivered.clone(),
+            self.webhook_undelivered.clone(),
         );
-        Metrics { registry, ..metrics }
     }
 
     /// Sets the watcher gauges from the collector's status (at scrape time, so they cannot drift).
