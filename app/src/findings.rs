@@ -118,6 +118,11 @@ pub fn FindingsPanel() -> impl IntoView {
                 let at = unix_now();
                 match fetch(at - RECENT_SECS).await {
                     Ok(list) => {
+                        let open: std::collections::HashSet<_> =
+                            list.iter().filter(|f| f.resolved.is_none()).map(|f| f.subject.clone()).collect();
+                        if view.flagged.with_untracked(|now| **now != open) {
+                            view.flagged.set(std::sync::Arc::new(open));
+                        }
                         findings.set(list);
                         error.set(None);
                     }

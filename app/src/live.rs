@@ -122,6 +122,7 @@ fn emphasis(view: crate::View) -> Emphasis {
         selected: view.selected.get(),
         highlight: view.highlight.with(|h| h.iter().cloned().collect::<HashSet<_>>()),
         visible: view.visible.get(),
+        flagged: view.flagged.get(),
     }
 }
 
@@ -301,6 +302,7 @@ impl Client {
             selected: view.selected.get_untracked(),
             highlight: view.highlight.with_untracked(|h| h.iter().cloned().collect()),
             visible: view.visible.get_untracked(),
+            flagged: view.flagged.get_untracked(),
         });
         if let Some(request) = view.camera_request.get_untracked() {
             obey(&scene, &request);

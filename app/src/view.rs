@@ -51,6 +51,8 @@ pub struct View {
     pub camera: RwSignal<Option<CameraView>>,
     /// Kiosk mode (`?kiosk=1`): no chrome, autopilot.
     pub kiosk: RwSignal<bool>,
+    /// Subjects of open findings (set by the findings panel); the scene marks them with a badge.
+    pub flagged: RwSignal<Arc<std::collections::HashSet<EntityId>>>,
 }
 
 impl View {
@@ -65,6 +67,7 @@ impl View {
             camera_request: RwSignal::new(None),
             camera: RwSignal::new(None),
             kiosk: RwSignal::new(false),
+            flagged: RwSignal::new(Arc::default()),
         }
     }
 }

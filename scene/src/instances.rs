@@ -66,6 +66,8 @@ pub struct Emphasis {
     pub highlight: HashSet<EntityId>,
     /// Entities the filters admit; `None` admits all.
     pub visible: Option<Arc<HashSet<EntityId>>>,
+    /// Subjects of open findings: they carry a badge.
+    pub flagged: Arc<HashSet<EntityId>>,
 }
 
 impl Emphasis {
@@ -86,6 +88,39 @@ impl Emphasis {
             (1.0, 1.0)
         }
     }
+}
+
+/// The badges: a small marker pointing down at each unhealthy entity and each subject of an open finding, so status
+/// reads without colour (a greyscale screenshot still shows what is wrong) and without motion (reduced motion stops
+/// the pulse, not the badge). Vermillion over unhealthy entities, orange over the rest. Each marker's `position` is
+/// just above its entity; it fades and dims with it.
+pub fn badges<'a>(
+    visuals: impl IntoIterator<Item = (&'a EntityId, Visual)>,
+    unhealthy: impl Fn(&EntityId) -> bool,
+    emphasis: &Emphasis,
+    background: [f32; 3],
+) -> Vec<Instance> {
+    const SIZE: f32 = 0.22;
+    let mut out = Vec::new();
+    for (id, visual) in visuals {
+        let sick = unhealthy(id);
+        if !sick && !emphasis.flagged.contains(id) {
+            continue;
+        }
+        let Some(size) = scale(id.kind()) else { continue };
+        let (fade, _) = emphasis.of(id);
+        let opacity = visual.opacity.clamp(0.0, 1.0) * fade;
+        let level = if sick { HealthLevel::Unhealthy } else { HealthLevel::Degraded };
+        let colour = health_color(level);
+        let channel = |i: usize| {
+            let value = background[i] + (f32::from(colour[i]) / 255.0 - background[i]) * opacity;
+            (value.clamp(0.0, 1.0) * 255.0).round() as u8
+        };
+        let mut position = visual.position;
+        position[1] += size[1] * visual.scale + SIZE * 2.2;
+        out.push(Instance { position, scale: [SIZE; 3], color: [channel(0), channel(1), channel(2), 255] });
+    }
+    out
 }
 
 /// Instances from the animator's visuals at one instant. The materials are opaque (transparent instancing
@@ -230,6 +265,7 @@ mod tests {
             selected: Some(a.clone()),
             highlight: [a.clone(), b.clone()].into_iter().collect(),
             visible: Some(Arc::new([a.clone(), c.clone()].into_iter().collect())),
+            ..Emphasis::default()
         };
         let lit = draw(&emphasis);
         assert!(lit[0].scale[0] > plain[0].scale[0], "the selection grows");
@@ -238,6 +274,32 @@ mod tests {
         assert!(brightness(&lit[2]) < brightness(&plain[2]) / 2, "outside the highlight: dimmed");
         assert!(brightness(&lit[2]) > brightness(&lit[1]), "dimmed is still more than a ghost");
         assert!(!emphasis.admits(b) && emphasis.admits(c));
+    }
+
+    #[test]
+    fn unhealthy_entities_and_finding_subjects_carry_a_badge_above_them() {
+        let topo = topology::sample::kgents();
+        let layout = Layout::compute(&topo);
+        let all = targets(&topo, &layout);
+        let visual = |t: &Target| Visual { position: t.position, color: t.color, opacity: 1.0, scale: 1.0 };
+        let unhealthy: HashSet<EntityId> =
+            all.iter().filter(|(_, t)| t.pulse).map(|(id, _)| id.clone()).collect();
+        assert!(!unhealthy.is_empty());
+        let healthy = all.iter().find(|(id, _)| !unhealthy.contains(id)).unwrap();
+        let emphasis =
+            Emphasis { flagged: Arc::new([healthy.0.clone()].into_iter().collect()), ..Emphasis::default() };
+        let sick = |id: &EntityId| unhealthy.contains(id);
+        let drawn = badges(all.iter().map(|(id, t)| (id, visual(t))), sick, &emphasis, [0.0; 3]);
+        assert_eq!(drawn.len(), unhealthy.len() + 1);
+        for badge in &drawn {
+            let p = badge.position;
+            let below = all
+                .iter()
+                .any(|(_, t)| t.position[0] == p[0] && t.position[2] == p[2] && t.position[1] < p[1]);
+            assert!(below, "every badge sits just above an entity: {p:?}");
+        }
+        assert!(drawn.iter().any(|b| b.color == health_color(HealthLevel::Degraded)), "the finding's badge");
+        assert!(badges(std::iter::empty(), sick, &emphasis, [0.0; 3]).is_empty());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! system's `prefers-reduced-motion`, changes are immediate and nothing pulses.
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -60,6 +60,10 @@ pub(crate) struct Renderer {
     context: Context,
     camera: Camera,
     meshes: BTreeMap<Kind, Gm<InstancedMesh, PhysicalMaterial>>,
+    /// The badges over unhealthy entities and finding subjects (see [`instances::badges`]): cones pointing down.
+    badges: Gm<InstancedMesh, PhysicalMaterial>,
+    /// Unhealthy entities of the last topology (they carry a badge).
+    unhealthy: HashSet<EntityId>,
     ambient: AmbientLight,
     sun: DirectionalLight,
     bounds: Option<([f32; 3], [f32; 3])>,
@@ -93,7 +97,13 @@ impl SceneHandle {
     /// out. The camera is reframed only when the extent of the map really changed.
     pub fn set_topology(&self, topology: &Topology) {
         let layout = Layout::compute(topology);
-        self.inner.borrow_mut().set_targets(&instances::targets(topology, &layout));
+        let mut renderer = self.inner.borrow_mut();
+        renderer.unhealthy = topology
+            .entities()
+            .filter(|e| e.health.level() == topology::HealthLevel::Unhealthy)
+            .map(|e| e.id.clone())
+            .collect();
+        renderer.set_targets(&instances::targets(topology, &layout));
     }
 
     /// Frames drawn so far (for the status line and tests).
@@ -192,6 +202,18 @@ pub fn start(
         let empty = three_d::Instances { transformations: Vec::new(), ..Default::default() };
         meshes.insert(kind, Gm::new(InstancedMesh::new(&context, &empty, &cpu_mesh), material));
     }
+    let badge_material = PhysicalMaterial::new_opaque(
+        &context,
+        &CpuMaterial { albedo: Srgba::WHITE, roughness: 0.5, metallic: 0.0, ..Default::default() },
+    );
+    let badges = Gm::new(
+        InstancedMesh::new(
+            &context,
+            &three_d::Instances { transformations: Vec::new(), ..Default::default() },
+            &CpuMesh::cone(12),
+        ),
+        badge_material,
+    );
     let ambient = AmbientLight::new(&context, 0.45, Srgba::WHITE);
     let sun = DirectionalLight::new(&context, 2.2, Srgba::WHITE, vec3(-0.4, -1.0, -0.6));
 
@@ -202,6 +224,8 @@ pub fn start(
         context,
         camera,
         meshes,
+        badges,
+        unhealthy: HashSet::new(),
         ambient,
         sun,
         bounds: None,
@@ -261,6 +285,19 @@ impl Renderer {
             let list = all.get(kind).map_or(&[][..], Vec::as_slice);
             mesh.geometry.set_instances(&to_three_d(list));
         }
+        let badges = instances::badges(
+            self.animator.sample(now),
+            |id| self.unhealthy.contains(id),
+            &self.emphasis,
+            [r, g, b],
+        );
+        let mut badges = to_three_d(&badges);
+        // three-d's cone points along +x; turned a quarter about z it points down at its entity.
+        let down = Mat4::from_angle_z(degrees(-90.0));
+        for transformation in &mut badges.transformations {
+            *transformation = *transformation * down;
+        }
+        self.badges.geometry.set_instances(&badges);
         self.animator.prune(now);
         self.animate = self.animator.is_animating(now);
         self.dirty = true;
@@ -397,7 +434,7 @@ impl Renderer {
         let [r, g, b, a] = BACKGROUND;
         RenderTarget::screen(&self.context, width, height)
             .clear(ClearState::color_and_depth(r, g, b, a, 1.0))
-            .render(&self.camera, self.meshes.values(), &[&self.ambient, &self.sun]);
+            .render(&self.camera, self.meshes.values().chain([&self.badges]), &[&self.ambient, &self.sun]);
         self.dirty = false;
         self.frames += 1;
         (self.callbacks.on_frame)(self.frames);
