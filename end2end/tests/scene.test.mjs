@@ -30,8 +30,11 @@ async function openStill() {
   await page.emulateMedia({ reducedMotion: 'reduce' });
   await page.goto(`${server.url}/gestalt/live`);
   await page.locator('canvas[data-drawn="true"]').waitFor({ timeout: 30_000 });
-  // The legend floats over the canvas; hidden through the CSSOM (the CSP refuses injected styles).
-  await page.evaluate(() => { document.querySelector('.gl-legend').style.display = 'none'; });
+  // The legend, HUD and panels float over the canvas and change on their own (the findings panel polls): hidden
+  // through the CSSOM (the CSP refuses injected styles), so screenshots compare only the scene.
+  await page.evaluate(() => {
+    for (const el of document.querySelectorAll('main > :not(canvas)')) el.style.visibility = 'hidden';
+  });
   await page.waitForTimeout(300);
   return { page, errors, canvas: page.locator('canvas') };
 }
