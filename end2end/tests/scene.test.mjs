@@ -39,7 +39,11 @@ async function openStill() {
   return { page, errors, canvas: page.locator('canvas') };
 }
 
+// Panels that open on their own (the inspector, on a selection) are hidden again before every shot.
 async function shot(canvas) {
+  await canvas.page().evaluate(() => {
+    for (const el of document.querySelectorAll('main > :not(canvas)')) el.style.visibility = 'hidden';
+  });
   return PNG.sync.read(await canvas.screenshot());
 }
 
@@ -71,11 +75,13 @@ function findPoint(png, drawn, r) {
   return null;
 }
 
-// Summed over the canvas but its outer 4 pixels (where a focus ring may be drawn).
-function brightness(png) {
+// Summed over the canvas but its outer 4 pixels (where a focus ring may be drawn) and, when given, a square of
+// half-side `around.r` around `around` (where the selected entity grows).
+function brightness(png, around = { x: -1e9, y: -1e9, r: 0 }) {
   let sum = 0;
   for (let y = 4; y < png.height - 4; y += 1) {
     for (let x = 4; x < png.width - 4; x += 1) {
+      if (Math.abs(x - around.x) <= around.r && Math.abs(y - around.y) <= around.r) continue;
       const i = (y * png.width + x) * 4;
       sum += png.data[i] + png.data[i + 1] + png.data[i + 2];
     }
@@ -103,11 +109,13 @@ test('a click picks the entity under it, dims everything outside its chain, and 
   assert.match(id, /\//, `an entity id: ${id}`);
   // The chain is computed after the selection lands (an effect), so the dimmed picture may take a few frames,
   // more on the debug wasm of the fallback toolchain.
-  const lit = brightness(before);
+  // Away from the selection, which grows: the rest of its chain keeps its brightness, everything else dims.
+  const away = { ...target, r: 80 };
+  const lit = brightness(before, away);
   let dimmed = false;
   for (let i = 0; i < 40 && !dimmed; i += 1) {
     await page.waitForTimeout(250);
-    dimmed = brightness(await shot(canvas)) < lit;
+    dimmed = brightness(await shot(canvas), away) < lit;
   }
   assert.ok(dimmed, 'what is outside the selection\'s chain is dimmed');
 
