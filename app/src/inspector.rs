@@ -5,7 +5,7 @@
 //! end, which is how a keyboard user walks the graph.
 
 use leptos::prelude::*;
-use topology::{Entity, EntityId, Topology};
+use topology::{Entity, EntityId, EventRecord, EventType, Topology};
 
 use crate::view::{CameraRequest, View};
 
@@ -108,6 +108,7 @@ pub fn Inspector() -> impl IntoView {
                         "Close"
                     </button>
                 </div>
+                <RecentEvents/>
                 <h3>"Relations"</h3>
                 <div class="gl-relations">
                     {move || {
@@ -149,6 +150,108 @@ pub fn Inspector() -> impl IntoView {
         </Show>
     }
     .into_any()
+}
+
+/// Events shown per entity.
+#[cfg(feature = "hydrate")]
+const EVENTS: usize = 8;
+/// How often the open inspector refreshes its events.
+#[cfg(feature = "hydrate")]
+const EVENTS_POLL_SECS: u64 = 15;
+
+/// The selected entity's recent Kubernetes events, newest first: the "why" behind a health reason (the
+/// scheduler's message for a Pending pod, the back-off of a crashing one). Fetched from `/api/v1/events` when the
+/// selection changes and every [`EVENTS_POLL_SECS`] while it stays; events are not in the live stream because
+/// only the inspector needs them.
+#[component]
+fn RecentEvents() -> impl IntoView {
+    let view = expect_context::<View>();
+    let events = RwSignal::new(None::<(EntityId, Result<Vec<EventRecord>, String>)>);
+    #[cfg(feature = "hydrate")]
+    {
+        let load = move |id: EntityId| {
+            leptos::task::spawn_local(async move {
+                let result = fetch_events(&id).await;
+                // A slow answer for an earlier selection must not overwrite the current one.
+                if view.selected.get_untracked().as_ref() == Some(&id) {
+                    events.set(Some((id, result)));
+                }
+            });
+        };
+        Effect::new(move |_| match view.selected.get() {
+            Some(id) => load(id),
+            None => events.set(None),
+        });
+        Effect::new(move |started: Option<()>| {
+            if started.is_some() {
+                return;
+            }
+            leptos::task::spawn_local(async move {
+                loop {
+                    gloo_timers::future::sleep(std::time::Duration::from_secs(EVENTS_POLL_SECS)).await;
+                    if let Some(id) = view.selected.get_untracked() {
+                        load(id);
+                    }
+                }
+            });
+        });
+    }
+    let now = move || {
+        #[cfg(feature = "hydrate")]
+        let now = (js_sys::Date::now() / 1000.0) as i64;
+        #[cfg(not(feature = "hydrate"))]
+        let now = 0;
+        now
+    };
+    let body = move || {
+        let selected = view.selected.get();
+        events.with(|loaded| match loaded {
+            Some((id, Ok(list))) if Some(id) == selected.as_ref() && list.is_empty() => {
+                view! { <p class="gl-muted">"No recent events."</p> }.into_any()
+            }
+            Some((id, Ok(list))) if Some(id) == selected.as_ref() => {
+                let at = now();
+                let items = list.iter().map(|e| event_item(e, at)).collect_view();
+                view! { <ul class="gl-events" id="inspector-events">{items}</ul> }.into_any()
+            }
+            Some((id, Err(error))) if Some(id) == selected.as_ref() => {
+                view! { <p class="gl-muted">{format!("Events unavailable: {error}")}</p> }.into_any()
+            }
+            _ => view! { <p class="gl-muted">"Loading events…"</p> }.into_any(),
+        })
+    };
+    view! {
+        <h3>"Recent events"</h3>
+        {body}
+    }
+    .into_any()
+}
+
+/// One event: type, reason, count, age and message.
+fn event_item(event: &EventRecord, now: i64) -> impl IntoView + use<> {
+    let warning = event.kind == EventType::Warning;
+    let count = if event.count > 1 { format!(" ×{}", event.count) } else { String::new() };
+    view! {
+        <li class:gl-event-warning=warning>
+            <span class="gl-event-head">
+                {if warning { "⚠ " } else { "" }}
+                <strong>{event.reason.clone()}</strong>
+                {format!("{count} · {} ago", crate::findings::ago(now - event.last_seen))}
+            </span>
+            <span class="gl-event-message">{event.message.clone()}</span>
+        </li>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+async fn fetch_events(id: &EntityId) -> Result<Vec<EventRecord>, String> {
+    let entity = js_sys::encode_uri_component(&id.to_string());
+    let url = format!("/api/v1/events?entity={entity}&limit={EVENTS}");
+    let response = gloo_net::http::Request::get(&url).send().await.map_err(|e| e.to_string())?;
+    if !response.ok() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    response.json::<Vec<EventRecord>>().await.map_err(|e| e.to_string())
 }
 
 /// The entity's identity, health and usage.

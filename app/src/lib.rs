@@ -9,6 +9,7 @@ use leptos_router::components::{Redirect, Route, Router, Routes};
 use leptos_router::path;
 
 pub mod announce;
+pub mod autopilot;
 pub mod filters;
 pub mod findings;
 pub mod hud;
@@ -17,6 +18,7 @@ pub mod link;
 #[cfg(feature = "hydrate")]
 mod live;
 pub mod table;
+pub mod tooltip;
 pub mod url;
 pub mod view;
 
@@ -156,6 +158,9 @@ fn LivePage() -> impl IntoView {
                 role="img"
                 aria-label="3D map of the cluster: services on top, workloads in the middle, pods, then nodes at the bottom; one band per namespace. Drag or arrow keys to orbit, shift to pan, wheel or plus and minus to zoom, R to reset, F to fly to the selection, click to select."
             ></canvas>
+            // The scene writes band and layer names here (its children are the scene's, not Leptos's).
+            <div id="scene-labels" class="gl-labels" aria-hidden="true"></div>
+            <tooltip::Tooltip/>
             <Legend/>
             <hud::Hud/>
             <announce::Announcements/>
@@ -164,6 +169,8 @@ fn LivePage() -> impl IntoView {
                 <table::TableView/>
             </Show>
             <findings::FindingsPanel/>
+            <autopilot::AutopilotCaption/>
+            <FullscreenButton/>
         </main>
         <footer class="gl-status" role="status" aria-live="polite" hidden=move || view.kiosk.get()>
             {move || status.get()}
@@ -213,6 +220,31 @@ fn mirror_url(view: View, filters: RwSignal<filters::Filters>, table: RwSignal<b
             }
         }
     });
+}
+
+/// Fullscreen on and off (a wall screen starts in a browser window; F11 is not on every kiosk keyboard).
+#[component]
+fn FullscreenButton() -> impl IntoView {
+    let toggle = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+            let result = if document.fullscreen_element().is_some() {
+                document.exit_fullscreen();
+                Ok(())
+            } else {
+                document.document_element().map_or(Ok(()), |root| root.request_fullscreen())
+            };
+            if let Err(error) = result {
+                leptos::logging::warn!("fullscreen refused: {error:?}");
+            }
+        }
+    };
+    view! {
+        <button type="button" class="gl-fullscreen" id="fullscreen" title="Fullscreen on or off" on:click=toggle>
+            "Fullscreen"
+        </button>
+    }
 }
 
 /// What colours and shapes mean. Health is told by colour *and* by a symbol in the legend, and kinds by

@@ -283,7 +283,10 @@ impl Client {
                 }
             }),
             on_select: Box::new(move |id| view.selected.set(id)),
-            on_hover: Box::new(move |id| view.hovered.set(id)),
+            on_hover: Box::new(move |id, at| {
+                view.hover_at.set(at);
+                view.hovered.set(id);
+            }),
             on_camera: Box::new(move |orbit: Orbit| {
                 view.camera.set(Some(crate::view::CameraView {
                     target: orbit.target,

@@ -39,8 +39,10 @@ pub struct View {
     pub topology: RwSignal<Option<Arc<Topology>>>,
     /// The selected entity (inspector open, scene highlights it).
     pub selected: RwSignal<Option<EntityId>>,
-    /// The entity under the pointer (tooltip).
+    /// The entity under the pointer (tooltip, its edges).
     pub hovered: RwSignal<Option<EntityId>>,
+    /// Where the pointer was when it came over [`View::hovered`], in CSS pixels from the canvas's top left.
+    pub hover_at: RwSignal<[f32; 2]>,
     /// Entities to light up, everything else dimmed (a selection's chain, a finding, the autopilot); empty = none.
     pub highlight: RwSignal<Vec<EntityId>>,
     /// Entities admitted by the filters; `None` = no filter, everything shown.
@@ -62,6 +64,7 @@ impl View {
             topology: RwSignal::new(None),
             selected: RwSignal::new(None),
             hovered: RwSignal::new(None),
+            hover_at: RwSignal::new([0.0; 2]),
             highlight: RwSignal::new(Vec::new()),
             visible: RwSignal::new(None),
             camera_request: RwSignal::new(None),

@@ -139,6 +139,10 @@ pub(crate) fn listen(canvas: &HtmlCanvasElement, renderer: &Shared) -> Listeners
             }),
         );
     }
+    {
+        let renderer = renderer.clone();
+        on("pointerleave", Box::new(move |_: Event| renderer.borrow_mut().hover(None, [0.0, 0.0])));
+    }
     on("contextmenu", Box::new(|event: Event| event.prevent_default()));
     on("keydown", keys(renderer.clone()));
     Listeners { canvas: canvas.clone(), handlers }
@@ -162,7 +166,7 @@ fn pointer_move(
                 drop(g);
                 let mut r = renderer.borrow_mut();
                 let hit = r.pick(x, y);
-                r.hover(hit);
+                r.hover(hit, [x, y]);
             }
             return;
         };

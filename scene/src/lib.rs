@@ -7,12 +7,16 @@
 //! rebuilt per frame.
 
 pub mod camera;
+pub mod edges;
+pub mod floors;
 pub mod instances;
 pub mod palette;
 pub mod pick;
 
 #[cfg(target_arch = "wasm32")]
 pub mod input;
+#[cfg(target_arch = "wasm32")]
+mod labels;
 #[cfg(target_arch = "wasm32")]
 pub mod renderer;
 

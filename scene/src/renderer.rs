@@ -22,8 +22,10 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlCanvasElement, WebGl2RenderingContext};
 
 use crate::camera::Orbit;
+use crate::edges::{rod, Neighbours};
 use crate::input::{self, Listeners};
 use crate::instances::{self, Emphasis, Instance, Instances};
+use crate::labels::LabelLayer;
 use crate::palette::{scale, shape, Shape};
 use crate::SceneError;
 
@@ -42,8 +44,8 @@ pub struct Callbacks {
     pub on_frame: Box<dyn FnMut(u64)>,
     /// A click picked this entity, or nothing (a click on the background clears the selection).
     pub on_select: Box<dyn FnMut(Option<EntityId>)>,
-    /// The entity under the pointer changed.
-    pub on_hover: Box<dyn FnMut(Option<EntityId>)>,
+    /// The entity under the pointer changed; with the pointer's position on the canvas (CSS pixels).
+    pub on_hover: Box<dyn FnMut(Option<EntityId>, [f32; 2])>,
     /// The camera settled somewhere new (after a drag, a wheel step, a key or a fly).
     pub on_camera: Box<dyn FnMut(Orbit)>,
 }
@@ -55,6 +57,9 @@ struct Fly {
     start: f64,
 }
 
+// The flags are independent steps of the frame loop (sample, draw, move labels, stop reframing), each cleared
+// by its own step.
+#[allow(clippy::struct_excessive_bools)]
 pub(crate) struct Renderer {
     canvas: HtmlCanvasElement,
     context: Context,
@@ -64,6 +69,16 @@ pub(crate) struct Renderer {
     badges: Gm<InstancedMesh, PhysicalMaterial>,
     /// Unhealthy entities of the last topology (they carry a badge).
     unhealthy: HashSet<EntityId>,
+    /// The floors under the bands, one thin plate per band and layer (see [`crate::floors`]).
+    floors: Gm<InstancedMesh, PhysicalMaterial>,
+    /// The relation edges being looked at (see [`crate::edges`]): thin rods.
+    edges: Gm<InstancedMesh, PhysicalMaterial>,
+    /// The last topology's relations, to find the edges of what is lit or hovered.
+    neighbours: Neighbours,
+    /// The band and layer names over the canvas, when the page has a place for them.
+    labels: Option<LabelLayer>,
+    /// The labels must be moved (the camera, the canvas or the labels changed).
+    labels_moved: bool,
     ambient: AmbientLight,
     sun: DirectionalLight,
     bounds: Option<([f32; 3], [f32; 3])>,
@@ -98,6 +113,13 @@ impl SceneHandle {
     pub fn set_topology(&self, topology: &Topology) {
         let layout = Layout::compute(topology);
         let mut renderer = self.inner.borrow_mut();
+        renderer.neighbours = Neighbours::of(topology);
+        let floors = to_three_d(&crate::floors::floors(&layout));
+        renderer.floors.geometry.set_instances(&floors);
+        if let Some(labels) = renderer.labels.as_mut() {
+            labels.set(crate::floors::labels(&layout));
+        }
+        renderer.labels_moved = true;
         renderer.unhealthy = topology
             .entities()
             .filter(|e| e.health.level() == topology::HealthLevel::Unhealthy)
@@ -189,31 +211,27 @@ pub fn start(
     );
     let mut meshes = BTreeMap::new();
     for kind in Kind::ALL {
-        let cpu_mesh = match shape(kind) {
+        let mut cpu_mesh = match shape(kind) {
             Shape::Cube => CpuMesh::cube(),
             Shape::Sphere => CpuMesh::sphere(16),
             Shape::Cylinder => CpuMesh::cylinder(16),
             Shape::Cone => CpuMesh::cone(16),
         };
-        let material = PhysicalMaterial::new_opaque(
-            &context,
-            &CpuMaterial { albedo: Srgba::WHITE, roughness: 0.7, metallic: 0.0, ..Default::default() },
-        );
-        let empty = three_d::Instances { transformations: Vec::new(), ..Default::default() };
-        meshes.insert(kind, Gm::new(InstancedMesh::new(&context, &empty, &cpu_mesh), material));
+        if matches!(shape(kind), Shape::Cylinder | Shape::Cone) {
+            // three-d makes these along +x from 0 to 1; stood up and centred they span -1..1 like the cube and
+            // the sphere, so an instance's position is its centre and its scale its half-size (what picking
+            // assumes). A cone then points up.
+            let upright = Mat4::from_translation(vec3(0.0, -1.0, 0.0))
+                * Mat4::from_nonuniform_scale(1.0, 2.0, 1.0)
+                * Mat4::from_angle_z(degrees(90.0));
+            // The transformation is finite and invertible; three-d only fails on a singular one.
+            let _ = cpu_mesh.transform(upright);
+        }
+        meshes.insert(kind, instanced(&context, &cpu_mesh, 0.7));
     }
-    let badge_material = PhysicalMaterial::new_opaque(
-        &context,
-        &CpuMaterial { albedo: Srgba::WHITE, roughness: 0.5, metallic: 0.0, ..Default::default() },
-    );
-    let badges = Gm::new(
-        InstancedMesh::new(
-            &context,
-            &three_d::Instances { transformations: Vec::new(), ..Default::default() },
-            &CpuMesh::cone(12),
-        ),
-        badge_material,
-    );
+    let badges = instanced(&context, &CpuMesh::cone(12), 0.5);
+    let floors = instanced(&context, &CpuMesh::cube(), 1.0);
+    let edges = instanced(&context, &CpuMesh::cylinder(6), 0.9);
     let ambient = AmbientLight::new(&context, 0.45, Srgba::WHITE);
     let sun = DirectionalLight::new(&context, 2.2, Srgba::WHITE, vec3(-0.4, -1.0, -0.6));
 
@@ -226,6 +244,11 @@ pub fn start(
         meshes,
         badges,
         unhealthy: HashSet::new(),
+        floors,
+        edges,
+        neighbours: Neighbours::default(),
+        labels: LabelLayer::find(),
+        labels_moved: true,
         ambient,
         sun,
         bounds: None,
@@ -298,9 +321,43 @@ impl Renderer {
             *transformation = *transformation * down;
         }
         self.badges.geometry.set_instances(&badges);
+        self.draw_edges(now);
         self.animator.prune(now);
         self.animate = self.animator.is_animating(now);
         self.dirty = true;
+    }
+
+    /// The edges of what is lit or hovered, between the entities' animated positions.
+    fn draw_edges(&mut self, now: f64) {
+        const RADIUS: f32 = 0.035;
+        const COLOUR: Srgba = Srgba { r: 150, g: 170, b: 205, a: 255 };
+        let shown = self.neighbours.shown(&self.emphasis.highlight, self.hovered.as_ref());
+        let transformations: Vec<Mat4> = shown
+            .iter()
+            .filter(|(a, b)| self.emphasis.admits(a) && self.emphasis.admits(b))
+            .filter_map(|(a, b)| {
+                let a = self.animator.visual(a, now)?;
+                let b = self.animator.visual(b, now)?;
+                rod(a.position, b.position, RADIUS)
+            })
+            .collect();
+        let colors = Some(vec![COLOUR; transformations.len()]);
+        self.edges.geometry.set_instances(&three_d::Instances {
+            transformations,
+            colors,
+            ..Default::default()
+        });
+    }
+
+    /// Where a world point shows on the canvas, in CSS pixels from its top left; `None` behind the camera.
+    fn project(&self, at: [f32; 3]) -> Option<[f32; 2]> {
+        let point = Vec3::from(at);
+        if (self.camera.view() * point.extend(1.0)).z > -0.1 {
+            return None;
+        }
+        let ratio = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio()) as f32;
+        let pixel = self.camera.pixel_at_position(point);
+        Some([pixel.x / ratio, (self.camera.viewport().height as f32 - pixel.y) / ratio])
     }
 
     /// Points the camera so everything drawn fills the canvas.
@@ -320,6 +377,7 @@ impl Renderer {
         self.orbit = orbit;
         self.camera.set_view(Vec3::from(orbit.eye()), Vec3::from(orbit.target), vec3(0.0, 1.0, 0.0));
         self.dirty = true;
+        self.labels_moved = true;
     }
 
     /// A camera move by the viewer: the map stops reframing itself, a fly under way stops.
@@ -373,10 +431,12 @@ impl Renderer {
         (self.callbacks.on_select)(id);
     }
 
-    pub(crate) fn hover(&mut self, id: Option<EntityId>) {
+    pub(crate) fn hover(&mut self, id: Option<EntityId>, at: [f32; 2]) {
         if self.hovered != id {
             self.hovered.clone_from(&id);
-            (self.callbacks.on_hover)(id);
+            // Its edges appear (or go) at the next frame.
+            self.animate = true;
+            (self.callbacks.on_hover)(id, at);
         }
     }
 
@@ -414,6 +474,7 @@ impl Renderer {
             self.camera.set_viewport(viewport);
             self.frame_camera();
             self.dirty = true;
+            self.labels_moved = true;
         }
         if let Some(fly) = &self.fly {
             let t = ((now_secs() - fly.start) / FLY_SECS).min(1.0);
@@ -428,17 +489,34 @@ impl Renderer {
         if self.animate {
             self.sample(now_secs());
         }
+        if self.labels_moved {
+            self.labels_moved = false;
+            if let Some(labels) = &self.labels {
+                labels.place(|at| self.project(at));
+            }
+        }
         if !self.dirty {
             return;
         }
         let [r, g, b, a] = BACKGROUND;
+        let objects = self.meshes.values().chain([&self.badges, &self.edges, &self.floors]);
         RenderTarget::screen(&self.context, width, height)
             .clear(ClearState::color_and_depth(r, g, b, a, 1.0))
-            .render(&self.camera, self.meshes.values().chain([&self.badges]), &[&self.ambient, &self.sun]);
+            .render(&self.camera, objects, &[&self.ambient, &self.sun]);
         self.dirty = false;
         self.frames += 1;
         (self.callbacks.on_frame)(self.frames);
     }
+}
+
+/// An instanced mesh with no instances yet, white (instances bring their colours), of this roughness.
+fn instanced(context: &Context, mesh: &CpuMesh, roughness: f32) -> Gm<InstancedMesh, PhysicalMaterial> {
+    let material = PhysicalMaterial::new_opaque(
+        context,
+        &CpuMaterial { albedo: Srgba::WHITE, roughness, metallic: 0.0, ..Default::default() },
+    );
+    let none = three_d::Instances { transformations: Vec::new(), ..Default::default() };
+    Gm::new(InstancedMesh::new(context, &none, mesh), material)
 }
 
 /// Seconds on the page's monotonic clock.
