@@ -80,6 +80,25 @@ test('a table row selects its entity and the inspector shows it and its relation
   await page.close();
 });
 
+test('the inspector shows the recent Kubernetes events of the selected entity, warnings marked', async () => {
+  const { page, errors } = await open();
+  // The demo's crash-looping pod is in the HUD's attention list; its events say why.
+  const crashing = page.locator('.gl-attention button', { hasText: /^pod .*agent-runner/ }).first();
+  await crashing.click();
+  const events = page.locator('#inspector-events li');
+  await events.first().waitFor({ timeout: 15_000 });
+  const texts = await events.allInnerTexts();
+  assert.ok(texts.length <= 8, `at most 8 events: ${texts.length}`);
+  assert.ok(texts.some((t) => /^⚠ BackOff ×\d+ · \d+[smhd] ago/.test(t)), `a back-off warning among ${JSON.stringify(texts)}`);
+  assert.equal(await page.locator('#inspector-events li.gl-event-warning').count() > 0, true);
+  // Another selection brings its own events, never the previous entity's.
+  await page.locator('.gl-attention button', { hasText: /^service / }).first().click();
+  await page.locator('#inspector-events li, #inspector p.gl-muted').first().waitFor();
+  await page.waitForFunction(() => !document.querySelector('#inspector')?.innerText.includes('BackOff'), null, { timeout: 15_000 });
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('filters set in the panel go to the URL and come back after a reload', async () => {
   const { page, errors } = await open();
   const namespaces = await page.locator('#filter-ns option').allInnerTexts();

@@ -47,15 +47,17 @@ async function shot(canvas) {
   return PNG.sync.read(await canvas.screenshot());
 }
 
+// An entity's pixel: far from the background. The floors under the bands are drawn too, but only a little
+// lighter than the background (a difference of 25–65) and not pickable, so they count as background here.
 const isDrawn = (png, x, y) => {
   const i = (y * png.width + x) * 4;
   const d = png.data;
-  return Math.abs(d[i] - BACKGROUND[0]) + Math.abs(d[i + 1] - BACKGROUND[1]) + Math.abs(d[i + 2] - BACKGROUND[2]) > 40;
+  return Math.abs(d[i] - BACKGROUND[0]) + Math.abs(d[i + 1] - BACKGROUND[1]) + Math.abs(d[i + 2] - BACKGROUND[2]) > 100;
 };
 
-// A point (CSS pixels, the screenshot is at device scale 1) whose whole neighbourhood of radius r is drawn
+// Points (CSS pixels, the screenshot is at device scale 1) whose whole neighbourhood of radius r is drawn
 // (`drawn` true) or background (`drawn` false), scanning from the centre outwards.
-function findPoint(png, drawn, r) {
+function* points(png, drawn, r) {
   const cx = png.width >> 1;
   const cy = png.height >> 1;
   for (let ring = 0; ring < Math.max(png.width, png.height); ring += 3) {
@@ -68,11 +70,14 @@ function findPoint(png, drawn, r) {
         for (let oy = -r; oy <= r && ok; oy += 1) {
           for (let ox = -r; ox <= r && ok; ox += 1) ok = isDrawn(png, x + ox, y + oy) === drawn;
         }
-        if (ok) return { x, y };
+        if (ok) yield { x, y };
       }
     }
   }
-  return null;
+}
+
+function findPoint(png, drawn, r) {
+  return points(png, drawn, r).next().value ?? null;
 }
 
 // Summed over the canvas but its outer 4 pixels (where a focus ring may be drawn) and, when given, a square of
@@ -164,5 +169,62 @@ test('dragging orbits the map and is not taken for a click', async () => {
   assert.ok(changedPixels(before, after) > before.width * before.height * 0.01, 'the drag turned the map');
   assert.equal(await canvas.getAttribute('data-selected'), null, 'a drag selects nothing');
   assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('hovering an entity shows its name and status beside the pointer; leaving hides it', async () => {
+  const { page, canvas } = await openStill();
+  const png = await shot(canvas);
+  const box = await canvas.boundingBox();
+  // Entities are small: try drawn points from the centre out until one is under the pointer.
+  const tooltip = page.locator('#tooltip');
+  // Drawn is not always pickable (a badge floats above its entity): try drawn points until one hovers.
+  let point = null;
+  let tried = 0;
+  for (const candidate of points(png, true, 2)) {
+    if (tried === 25) break;
+    if (point && Math.abs(candidate.x - point.x) + Math.abs(candidate.y - point.y) < 12) continue;
+    tried += 1;
+    point = candidate;
+    await page.mouse.move(box.x + point.x, box.y + point.y);
+    if (await tooltip.waitFor({ timeout: 700 }).then(() => true, () => false)) break;
+  }
+  await tooltip.waitFor({ timeout: 5_000 });
+  assert.match(await tooltip.innerText(), /^\S+ \S+\n(healthy|degraded|unhealthy|unknown)/);
+  assert.equal(await tooltip.getAttribute('role'), 'tooltip');
+  const background = findPoint(png, false, 12);
+  await page.mouse.move(box.x + background.x, box.y + background.y);
+  await tooltip.waitFor({ state: 'detached', timeout: 5_000 });
+  await page.mouse.move(box.x + point.x, box.y + point.y);
+  await tooltip.waitFor({ timeout: 5_000 });
+  await page.mouse.move(box.x - 5, box.y - 5);
+  await tooltip.waitFor({ state: 'detached', timeout: 5_000 });
+  await page.close();
+});
+
+test('namespace bands and layers are named over the map, and the names follow the camera', async () => {
+  const { page, canvas } = await openStill();
+  // openStill hid the overlays for screenshots; the labels are what this test looks at.
+  await page.evaluate(() => { document.querySelector('#scene-labels').style.visibility = ''; });
+  const visible = (selector) => page.locator(selector).evaluateAll((els) => els
+    .filter((e) => getComputedStyle(e).visibility === 'visible')
+    .map((e) => ({ text: e.textContent, box: e.getBoundingClientRect().toJSON() })));
+  const bands = await visible('.gl-label-band');
+  const names = bands.map((b) => b.text);
+  for (const ns of ['kgents-triad', 'kgents-agents', 'cluster-scoped']) assert.ok(names.includes(ns), `${ns} in ${names}`);
+  const layers = (await visible('.gl-label-layer')).map((l) => l.text);
+  for (const layer of ['pods', 'nodes', 'services', 'workloads']) assert.ok(layers.includes(layer), `${layer} in ${layers}`);
+  // No two visible band names overlap.
+  const sorted = bands.map((b) => b.box).sort((a, b) => a.x - b.x);
+  for (let i = 1; i < sorted.length; i += 1) {
+    if (Math.abs(sorted[i].y - sorted[i - 1].y) < sorted[i].height) assert.ok(sorted[i].x >= sorted[i - 1].right, 'overlap');
+  }
+  const before = bands.find((b) => b.text === 'kgents-triad').box;
+  await canvas.focus();
+  await page.keyboard.press('ArrowLeft');
+  await page.waitForFunction((x) => {
+    const label = [...document.querySelectorAll('.gl-label-band')].find((e) => e.textContent === 'kgents-triad');
+    return Math.abs(label.getBoundingClientRect().x - x) > 5;
+  }, before.x, { timeout: 5_000 });
   await page.close();
 });
