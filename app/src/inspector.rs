@@ -259,20 +259,24 @@ fn details(entity: &Entity) -> impl IntoView + use<> {
     let level = entity.health.level().as_str();
     let reasons = entity.health.reasons.clone();
     let namespace = entity.namespace().to_owned();
+    let load = topology::load::load(entity);
     let usage = entity.usage.map(|usage| {
-        // Bars against fixed scales (one core, one GiB) until requests/limits reach the browser.
-        let cpu = usage.cpu_millis.min(1000);
-        let memory_mib = (usage.memory_bytes / (1024 * 1024)).min(1024);
+        // Against the real ceiling (a pod's limits, a node's allocatable) when there is one; otherwise against a
+        // fixed scale (one core, one GiB), said so, because a bar without a ceiling can't say "near the limit".
+        let cpu = meter(
+            &format!("CPU {} m", usage.cpu_millis),
+            load.cpu.map(|s| (s.used, s.of, format!("{} m", s.of))),
+            (usage.cpu_millis, 1000),
+        );
+        let memory = meter(
+            &format!("Memory {}", format_bytes(usage.memory_bytes)),
+            load.memory.map(|s| (s.used, s.of, format_bytes(s.of))),
+            (usage.memory_bytes, 1024 * 1024 * 1024),
+        );
         view! {
             <h3>"Usage"</h3>
-            <label class="gl-usage">
-                {format!("CPU {} m", usage.cpu_millis)}
-                <meter min="0" max="1000" value=cpu.to_string()></meter>
-            </label>
-            <label class="gl-usage">
-                {format!("Memory {}", format_bytes(usage.memory_bytes))}
-                <meter min="0" max="1024" value=memory_mib.to_string()></meter>
-            </label>
+            {cpu}
+            {memory}
         }
     });
     view! {
@@ -290,6 +294,27 @@ fn details(entity: &Entity) -> impl IntoView + use<> {
         </dl>
         <ul class="gl-reasons">{reasons.into_iter().map(|reason| view! { <li>{reason}</li> }).collect_view()}</ul>
         {usage}
+    }
+}
+
+/// One usage bar: against `ceiling` (used, of, how the ceiling reads) when known, else `fallback` (used, scale).
+/// At [`topology::load::HIGH`] of a real ceiling the meter turns to its warning colour (`high`).
+fn meter(label: &str, ceiling: Option<(u64, u64, String)>, fallback: (u64, u64)) -> impl IntoView + use<> {
+    let (text, used, of) = match ceiling {
+        Some((used, of, shown)) => {
+            #[allow(clippy::cast_precision_loss)] // a percentage for display
+            let percent = used as f64 * 100.0 / of as f64;
+            (format!("{label} of {shown} ({percent:.0}%)"), used, of)
+        }
+        None => (format!("{label} (no limit)"), fallback.0, fallback.1),
+    };
+    #[allow(clippy::cast_precision_loss)] // meters take floats
+    let (value, max) = (used.min(of) as f64, of as f64);
+    view! {
+        <label class="gl-usage">
+            {text}
+            <meter min="0" max=max.to_string() high=(max * topology::load::HIGH).to_string() value=value.to_string()></meter>
+        </label>
     }
 }
 

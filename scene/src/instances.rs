@@ -40,7 +40,8 @@ pub fn build(topology: &Topology, layout: &Layout) -> Instances {
 }
 
 /// Where each drawn entity should end up, for the animator: its layout position, its health colour (sRGB in
-/// `0..=1`) and whether it pulses (unhealthy). Kinds drawn as bands are left out, as in [`build`].
+/// `0..=1`) and whether it pulses (unhealthy, or CPU or memory near its ceiling: see [`topology::load`]). Kinds
+/// drawn as bands are left out, as in [`build`].
 pub fn targets(topology: &Topology, layout: &Layout) -> Vec<(EntityId, Target)> {
     topology
         .entities()
@@ -49,7 +50,8 @@ pub fn targets(topology: &Topology, layout: &Layout) -> Vec<(EntityId, Target)> 
             let position = layout.position(&entity.id)?;
             let [r, g, b, _] = health_color(entity.health.level());
             let color = [f32::from(r) / 255.0, f32::from(g) / 255.0, f32::from(b) / 255.0];
-            let pulse = entity.health.level() == HealthLevel::Unhealthy;
+            let pulse =
+                entity.health.level() == HealthLevel::Unhealthy || topology::load::load(entity).high();
             Some((entity.id.clone(), Target { position, color, pulse }))
         })
         .collect()
@@ -212,17 +214,39 @@ mod tests {
     }
 
     #[test]
-    fn targets_cover_what_is_drawn_and_only_unhealthy_entities_pulse() {
+    fn targets_cover_what_is_drawn_and_only_unhealthy_or_loaded_entities_pulse() {
         let topo = topology::sample::kgents();
         let layout = Layout::compute(&topo);
         let targets = targets(&topo, &layout);
         let drawn: usize = build(&topo, &layout).values().map(Vec::len).sum();
         assert_eq!(targets.len(), drawn);
         for (id, target) in &targets {
-            let unhealthy = topo.get(id).unwrap().health.level() == HealthLevel::Unhealthy;
-            assert_eq!(target.pulse, unhealthy, "{id}");
+            let entity = topo.get(id).unwrap();
+            let unhealthy = entity.health.level() == HealthLevel::Unhealthy;
+            assert_eq!(target.pulse, unhealthy || topology::load::load(entity).high(), "{id}");
         }
         assert!(targets.iter().any(|(_, t)| t.pulse), "the sample has unhealthy pods");
+    }
+
+    #[test]
+    fn a_healthy_pod_near_its_memory_limit_pulses() {
+        let mut topo = topology::sample::kgents();
+        let mut pod = topo
+            .entities()
+            .find(|e| e.kind == Kind::Pod && e.health.level() == HealthLevel::Healthy)
+            .unwrap()
+            .clone();
+        let topology::Details::Pod(info) = &mut pod.details else { unreachable!() };
+        for container in &mut info.containers {
+            container.limits.memory_bytes = Some(100 << 20);
+        }
+        pod.usage = Some(topology::entity::Usage { cpu_millis: 1, memory_bytes: 95 << 20 });
+        let id = pod.id.clone();
+        topo.upsert(pod).unwrap();
+        let layout = Layout::compute(&topo);
+        let (_, target) = targets(&topo, &layout).into_iter().find(|(i, _)| *i == id).unwrap();
+        assert_eq!(topo.get(&id).unwrap().health.level(), HealthLevel::Healthy);
+        assert!(target.pulse, "loaded, so it pulses while healthy");
     }
 
     #[test]

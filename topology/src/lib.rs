@@ -100,6 +100,7 @@ pub mod id;
 pub mod interp;
 pub mod labels;
 pub mod layout;
+pub mod load;
 pub mod protocol;
 pub mod relation;
 pub mod sample;
