@@ -137,6 +137,15 @@ fn mark_selected(id: Option<&topology::EntityId>) {
     }
 }
 
+/// `data-entities` and `data-seq` on the canvas: what the scene was last given (tests time changes with them).
+fn mark_drawn(topology: &Topology) {
+    let canvas = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("scene"));
+    if let Some(canvas) = canvas {
+        let _ = canvas.set_attribute("data-entities", &topology.len().to_string());
+        let _ = canvas.set_attribute("data-seq", &topology.seq().to_string());
+    }
+}
+
 fn orbit_of(view: crate::view::CameraView) -> Orbit {
     Orbit { target: view.target, yaw: view.yaw, pitch: view.pitch, distance: view.distance }
 }
@@ -272,6 +281,7 @@ impl Client {
         ui.view.topology.set(Some(Arc::clone(topology)));
         if let Some(scene) = self.scene.borrow().as_ref() {
             scene.set_topology(topology);
+            mark_drawn(topology);
             return Ok(());
         }
         let Some(canvas) = self.canvas.take() else { return Ok(()) };
@@ -312,6 +322,7 @@ impl Client {
             view.camera_request.set(None);
         }
         *self.scene.borrow_mut() = Some(scene);
+        mark_drawn(topology);
         Ok(())
     }
 }

@@ -114,9 +114,18 @@ test('the page is live over the WebSocket and follows a pod created and deleted 
     metadata: { name: 'e2e-live', namespace: 'kgents-triad' },
     spec: { containers: [{ name: 'main', image: 'busybox:1.36' }] },
   });
+  const canvas = page.locator('canvas');
+  const entities = Number(await canvas.getAttribute('data-entities'));
   kubectl(['create', '-f', '-'], pod);
+  // The issue's bound: in the scene within 1 s of the API server having it (kubectl has returned).
+  const created = Date.now();
+  await page.waitForFunction((n) => Number(document.querySelector('canvas').dataset.entities) === n, entities + 1, { timeout: 10_000 });
+  const appeared = Date.now() - created;
+  console.log(`# pod in the scene ${appeared} ms after kubectl create returned`);
+  assert.ok(appeared <= 1_000, `the pod took ${appeared} ms to reach the scene`);
   await waitForText(status, / 23 pods /);
   kubectl(['delete', 'pod', '-n', 'kgents-triad', 'e2e-live', '--grace-period=0', '--wait=false']);
+  await page.waitForFunction((n) => Number(document.querySelector('canvas').dataset.entities) === n, entities, { timeout: 10_000 });
   await waitForText(status, / 22 pods /);
   assert.deepEqual(errors, []);
   await page.close();

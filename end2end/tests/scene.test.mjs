@@ -112,6 +112,11 @@ test('a click picks the entity under it, dims everything outside its chain, and 
   await page.locator('canvas[data-selected]').waitFor({ timeout: 5_000 });
   const id = await canvas.getAttribute('data-selected');
   assert.match(id, /\//, `an entity id: ${id}`);
+  // The pick opens the inspector on the same entity.
+  const inspector = page.locator('#inspector');
+  await inspector.waitFor({ state: 'attached', timeout: 5_000 });
+  assert.equal(await inspector.locator('#inspector-name').textContent(), id.split('/').pop());
+  assert.equal(await inspector.locator('#inspector-kind').textContent(), id.split('/')[1]);
   // The chain is computed after the selection lands (an effect), so the dimmed picture may take a few frames,
   // more on the debug wasm of the fallback toolchain.
   // Away from the selection, which grows: the rest of its chain keeps its brightness, everything else dims.
