@@ -60,7 +60,7 @@ pub fn Hud() -> impl IntoView {
         })
     });
     view! {
-        <section class="gl-hud" aria-label="Cluster summary">
+        <section class="gl-hud" aria-label="Cluster summary" data-scene-inset="left">
             <p class="gl-grade" id="hud-grade">{move || grade.get()}</p>
             <ul class="gl-hud-health">
                 {move || {

@@ -34,6 +34,8 @@ async function openStill() {
   // through the CSSOM (the CSP refuses injected styles), so screenshots compare only the scene.
   await page.evaluate(() => {
     for (const el of document.querySelectorAll('main > :not(canvas)')) el.style.visibility = 'hidden';
+    // The scene's labels set their own visibility, which would win over their layer's: take the layer out.
+    document.querySelector('#scene-labels').style.display = 'none';
   });
   await page.waitForTimeout(300);
   return { page, errors, canvas: page.locator('canvas') };
@@ -43,6 +45,8 @@ async function openStill() {
 async function shot(canvas) {
   await canvas.page().evaluate(() => {
     for (const el of document.querySelectorAll('main > :not(canvas)')) el.style.visibility = 'hidden';
+    // The scene's labels set their own visibility, which would win over their layer's: take the layer out.
+    document.querySelector('#scene-labels').style.display = 'none';
   });
   return PNG.sync.read(await canvas.screenshot());
 }
@@ -210,7 +214,7 @@ test('hovering an entity shows its name and status beside the pointer; leaving h
 test('namespace bands and layers are named over the map, and the names follow the camera', async () => {
   const { page, canvas } = await openStill();
   // openStill hid the overlays for screenshots; the labels are what this test looks at.
-  await page.evaluate(() => { document.querySelector('#scene-labels').style.visibility = ''; });
+  await page.evaluate(() => { document.querySelector('#scene-labels').style.display = ''; });
   const visible = (selector) => page.locator(selector).evaluateAll((els) => els
     .filter((e) => getComputedStyle(e).visibility === 'visible')
     .map((e) => ({ text: e.textContent, box: e.getBoundingClientRect().toJSON() })));

@@ -22,8 +22,6 @@ use crate::renderer::Renderer;
 const ORBIT_PER_PX: f32 = 0.006;
 /// A press that moves less than this (CSS pixels) is a click, not a drag.
 const CLICK_SLOP: f32 = 5.0;
-/// Hover picks at most this often (ms): picking is linear in the entities.
-const HOVER_MS: f64 = 60.0;
 
 #[derive(Default)]
 struct Gesture {
@@ -33,7 +31,6 @@ struct Gesture {
     pan: bool,
     /// Distance moved since the press.
     travelled: f32,
-    last_hover: f64,
 }
 
 impl Gesture {
@@ -141,7 +138,7 @@ pub(crate) fn listen(canvas: &HtmlCanvasElement, renderer: &Shared) -> Listeners
     }
     {
         let renderer = renderer.clone();
-        on("pointerleave", Box::new(move |_: Event| renderer.borrow_mut().hover(None, [0.0, 0.0])));
+        on("pointerleave", Box::new(move |_: Event| renderer.borrow_mut().leave()));
     }
     on("contextmenu", Box::new(|event: Event| event.prevent_default()));
     on("keydown", keys(renderer.clone()));
@@ -159,15 +156,11 @@ fn pointer_move(
         let (x, y) = (event.offset_x() as f32, event.offset_y() as f32);
         let mut g = gesture.borrow_mut();
         let Some(index) = g.pointers.iter().position(|(id, _, _)| *id == event.pointer_id()) else {
-            // Not pressed: hover, throttled.
-            let now = js_sys::Date::now();
-            if now - g.last_hover >= HOVER_MS {
-                g.last_hover = now;
-                drop(g);
-                let mut r = renderer.borrow_mut();
-                let hit = r.pick(x, y);
-                r.hover(hit, [x, y]);
-            }
+            // Not pressed: hover. Picking is linear in the entities, so it waits for the next frame and is done
+            // once per frame for the last position (a throttle by time would drop the position the pointer
+            // stopped at).
+            drop(g);
+            renderer.borrow_mut().hover_later([x, y]);
             return;
         };
         let before = g.centre_and_spread();

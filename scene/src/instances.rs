@@ -185,6 +185,34 @@ pub fn frame(min: [f32; 3], max: [f32; 3], aspect: f32, fov_y: f32) -> ([f32; 3]
     (eye, target)
 }
 
+/// Like [`frame`], for a canvas of `size` CSS pixels whose left and right `insets` (CSS pixels) are covered by
+/// panels: the box fills the uncovered part and is centred in it (the eye moves sideways, so the view stays
+/// straight on). At least 40% of the width is kept, so wide panels on a narrow screen never squeeze the map to
+/// nothing.
+pub fn frame_between(
+    min: [f32; 3],
+    max: [f32; 3],
+    size: [f32; 2],
+    insets: [f32; 2],
+    fov_y: f32,
+) -> ([f32; 3], [f32; 3]) {
+    let [width, height] = [size[0].max(1.0), size[1].max(1.0)];
+    let [mut left, mut right] = insets.map(|v| v.max(0.0));
+    let covered = left + right;
+    if covered > width * 0.6 {
+        let keep = width * 0.6 / covered;
+        (left, right) = (left * keep, right * keep);
+    }
+    let free = width - left - right;
+    let (eye, target) = frame(min, max, free / height, fov_y);
+    let distance =
+        ((eye[0] - target[0]).powi(2) + (eye[1] - target[1]).powi(2) + (eye[2] - target[2]).powi(2)).sqrt();
+    let world_per_pixel = 2.0 * distance * (fov_y / 2.0).tan() / height;
+    // The free area's centre is (left - right) / 2 pixels right of the canvas's: move the view left by as much.
+    let shift = (left - right) / 2.0 * world_per_pixel;
+    ([eye[0] - shift, eye[1], eye[2]], [target[0] - shift, target[1], target[2]])
+}
+
 #[cfg(test)]
 // The expected values are exact binary fractions (midpoints of small integers).
 #[allow(clippy::float_cmp)]
@@ -324,6 +352,27 @@ mod tests {
         }
         assert!(drawn.iter().any(|b| b.color == health_color(HealthLevel::Degraded)), "the finding's badge");
         assert!(badges(std::iter::empty(), sick, &emphasis, [0.0; 3]).is_empty());
+    }
+
+    #[test]
+    fn a_map_beside_a_panel_is_centred_in_the_free_part() {
+        let fov = std::f32::consts::FRAC_PI_4;
+        let (min, max) = ([-20.0, 0.0, 0.0], [20.0, 4.0, 0.0]);
+        let (plain_eye, plain_target) = frame(min, max, 1.6, fov);
+        assert_eq!(frame_between(min, max, [1600.0, 1000.0], [0.0, 0.0], fov), (plain_eye, plain_target));
+        // A 400 px panel on the left: the view is framed for 1200 px and looks 200 px (in world units) left.
+        let (eye, target) = frame_between(min, max, [1600.0, 1000.0], [400.0, 0.0], fov);
+        let (narrow_eye, narrow_target) = frame(min, max, 1.2, fov);
+        assert!(target[0] < 0.0 && (eye[0] - target[0]).abs() < 1e-4, "straight on, moved left");
+        assert!((target[1] - narrow_target[1]).abs() < 1e-4 && (eye[2] - narrow_eye[2]).abs() < 1e-3);
+        let distance = eye[2] - target[2];
+        let half_width_world = distance.hypot(eye[1] - target[1]) * (fov / 2.0).tan() * 1.6;
+        let centre_px = 800.0 + (0.0 - target[0]) / half_width_world * 800.0;
+        assert!((centre_px - 1000.0).abs() < 20.0, "the map's centre shows at {centre_px} px, not 1000");
+        // Panels covering nearly everything still leave 40% to the map.
+        let (squeezed, _) = frame_between(min, max, [1000.0, 1000.0], [500.0, 450.0], fov);
+        let (forty, _) = frame(min, max, 0.4, fov);
+        assert!((squeezed[2] - forty[2]).abs() < 1e-3);
     }
 
     #[test]

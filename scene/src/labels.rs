@@ -13,8 +13,8 @@ use crate::floors::{Label, LabelRole};
 struct Item {
     element: HtmlElement,
     label: Label,
-    /// Its width in CSS pixels, read once when its text was set.
-    width: f32,
+    /// Its size in CSS pixels, read once when its text was set.
+    size: [f32; 2],
 }
 
 /// The labels layer.
@@ -64,8 +64,8 @@ impl LabelLayer {
             element.set_text_content(Some(&label.text));
             let _ = element.style().set_property("visibility", "hidden");
             #[allow(clippy::cast_precision_loss)] // pixels
-            let width = element.offset_width() as f32;
-            let item = Item { element, label, width };
+            let size = [element.offset_width() as f32, element.offset_height() as f32];
+            let item = Item { element, label, size };
             if i < self.items.len() {
                 self.items[i] = item;
             } else {
@@ -74,10 +74,11 @@ impl LabelLayer {
         }
     }
 
-    /// Moves each label to where `project` puts its anchor (CSS pixels), hiding those behind the camera and band
-    /// labels that would overlap the one to their left.
+    /// Moves each label to where `project` puts its anchor (CSS pixels), hiding those behind the camera, band
+    /// labels that would overlap the one to their left and layer labels that would overlap the one above.
     pub(crate) fn place(&self, project: impl Fn([f32; 3]) -> Option<[f32; 2]>) {
-        let mut bands: Vec<(f32, f32, &Item)> = Vec::new();
+        let mut bands: Vec<(f32, &Item)> = Vec::new();
+        let mut layers: Vec<(f32, &Item)> = Vec::new();
         for item in &self.items {
             let style = item.element.style();
             let Some([x, y]) = project(item.label.at) else {
@@ -86,24 +87,31 @@ impl LabelLayer {
             };
             let transform = match item.label.role {
                 LabelRole::Band => {
-                    bands.push((x, y, item));
+                    bands.push((x - item.size[0] / 2.0, item));
                     format!("translate({x:.1}px, {y:.1}px) translate(-50%, -100%)")
                 }
                 LabelRole::Layer => {
-                    let _ = style.set_property("visibility", "visible");
+                    layers.push((y - item.size[1] / 2.0, item));
                     format!("translate({x:.1}px, {y:.1}px) translate(-100%, -50%)")
                 }
             };
             let _ = style.set_property("transform", &transform);
         }
-        bands.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let mut right_edge = f32::NEG_INFINITY;
-        for (x, _, item) in bands {
-            let fits = x - item.width / 2.0 >= right_edge + 6.0;
-            let _ = item.element.style().set_property("visibility", if fits { "visible" } else { "hidden" });
-            if fits {
-                right_edge = x + item.width / 2.0;
-            }
+        show_apart(bands, 0, 6.0);
+        show_apart(layers, 1, 0.0);
+    }
+}
+
+/// Shows labels in order of their leading edge (`start`, along axis 0 = x or 1 = y) while each starts at least
+/// `gap` pixels after the last shown one ends; hides the rest.
+fn show_apart(mut labels: Vec<(f32, &Item)>, axis: usize, gap: f32) {
+    labels.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut end = f32::NEG_INFINITY;
+    for (start, item) in labels {
+        let fits = start >= end + gap;
+        let _ = item.element.style().set_property("visibility", if fits { "visible" } else { "hidden" });
+        if fits {
+            end = start + item.size[axis];
         }
     }
 }

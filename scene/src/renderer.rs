@@ -92,6 +92,12 @@ pub(crate) struct Renderer {
     orbit: Orbit,
     /// The overview framing of the whole map ("reset view").
     home: Option<Orbit>,
+    /// CSS pixels of the canvas's left and right covered by the page's panels, when the map was last framed.
+    insets: [f32; 2],
+    /// Animation frames requested so far (drawn or not): paces the occasional check of the panels' size.
+    ticks: u64,
+    /// The map's extent changed: frame it again at the next frame.
+    reframe: bool,
     /// Once the viewer moved the camera (or a link restored one), the map no longer reframes itself.
     user_moved: bool,
     fly: Option<Fly>,
@@ -99,6 +105,8 @@ pub(crate) struct Renderer {
     /// The canvas's event listeners, removed when the scene is dropped.
     listeners: Option<Listeners>,
     hovered: Option<EntityId>,
+    /// Where the pointer last moved without a button, to pick at the next frame.
+    hover_at: Option<[f32; 2]>,
 }
 
 /// A running scene. Dropping it stops the render loop at the next frame.
@@ -259,11 +267,15 @@ pub fn start(
         callbacks,
         orbit,
         home: None,
+        insets: [0.0; 2],
+        ticks: 0,
+        reframe: false,
         user_moved: false,
         fly: None,
         emphasis: Emphasis::default(),
         listeners: None,
         hovered: None,
+        hover_at: None,
     }));
     renderer.borrow_mut().animator.set_reduced_motion(prefers_reduced_motion());
     let listeners = input::listen(&input_target, &renderer);
@@ -295,7 +307,9 @@ impl Renderer {
         let bounds = bounds_of(targets);
         if reframe(self.bounds, bounds) {
             self.bounds = bounds;
-            self.frame_camera();
+            // At the next frame, not now: the page's panels are laid out for this topology only once its
+            // effects ran (after this call), and the framing measures them.
+            self.reframe = true;
         }
         self.animate = true;
     }
@@ -360,17 +374,24 @@ impl Renderer {
         Some([pixel.x / ratio, (self.camera.viewport().height as f32 - pixel.y) / ratio])
     }
 
-    /// Points the camera so everything drawn fills the canvas.
+    /// Points the camera so everything drawn fills the part of the canvas the page's panels leave free.
     fn frame_camera(&mut self) {
-        let Some((min, max)) = self.bounds else { return };
-        let viewport = self.camera.viewport();
-        let aspect = viewport.width as f32 / viewport.height.max(1) as f32;
-        let (eye, target) = instances::frame(min, max, aspect, FIELD_OF_VIEW_DEGREES.to_radians());
-        let home = Orbit::looking(eye, target);
-        self.home = Some(home);
+        let Some(home) = self.compute_home() else { return };
         if !self.user_moved && self.fly.is_none() {
             self.set_orbit(home);
         }
+    }
+
+    /// The overview framing for the canvas and panels as they are now.
+    fn compute_home(&mut self) -> Option<Orbit> {
+        let (min, max) = self.bounds?;
+        self.insets = insets(&self.canvas);
+        let size = [self.canvas.client_width() as f32, self.canvas.client_height() as f32];
+        let (eye, target) =
+            instances::frame_between(min, max, size, self.insets, FIELD_OF_VIEW_DEGREES.to_radians());
+        let home = Orbit::looking(eye, target);
+        self.home = Some(home);
+        Some(home)
     }
 
     pub(crate) fn set_orbit(&mut self, orbit: Orbit) {
@@ -418,7 +439,7 @@ impl Renderer {
 
     pub(crate) fn reset_view(&mut self) {
         self.user_moved = false;
-        if let Some(home) = self.home {
+        if let Some(home) = self.compute_home() {
             self.fly(home);
         }
     }
@@ -429,6 +450,16 @@ impl Renderer {
 
     pub(crate) fn select(&mut self, id: Option<EntityId>) {
         (self.callbacks.on_select)(id);
+    }
+
+    /// The pointer left the canvas: nothing is hovered, and a pick still pending is dropped.
+    pub(crate) fn leave(&mut self) {
+        self.hover_at = None;
+        self.hover(None, [0.0; 2]);
+    }
+
+    pub(crate) fn hover_later(&mut self, at: [f32; 2]) {
+        self.hover_at = Some(at);
     }
 
     pub(crate) fn hover(&mut self, id: Option<EntityId>, at: [f32; 2]) {
@@ -476,6 +507,23 @@ impl Renderer {
             self.dirty = true;
             self.labels_moved = true;
         }
+        self.ticks += 1;
+        if let Some(at) = self.hover_at.take() {
+            let hit = self.pick(at[0], at[1]);
+            self.hover(hit, at);
+        }
+        if self.reframe {
+            self.reframe = false;
+            self.frame_camera();
+        }
+        // Panels grow as data arrives (the HUD's attention list) and move with the window; twice a second, a map
+        // that frames itself follows them. Measuring is a layout read, so not every frame.
+        if self.ticks % 30 == 0 && !self.user_moved && self.fly.is_none() {
+            let now = insets(&self.canvas);
+            if (0..2).any(|i| (now[i] - self.insets[i]).abs() > 8.0) {
+                self.frame_camera();
+            }
+        }
         if let Some(fly) = &self.fly {
             let t = ((now_secs() - fly.start) / FLY_SECS).min(1.0);
             let orbit = fly.from.lerp(fly.to, topology::interp::ease_in_out_cubic(t) as f32);
@@ -517,6 +565,34 @@ fn instanced(context: &Context, mesh: &CpuMesh, roughness: f32) -> Gm<InstancedM
     );
     let none = three_d::Instances { transformations: Vec::new(), ..Default::default() };
     Gm::new(InstancedMesh::new(context, &none, mesh), material)
+}
+
+/// How much of the canvas's left and right (CSS pixels) the page's panels cover: the elements marked
+/// `data-scene-inset="left"` or `"right"` that are shown and overlap the canvas.
+fn insets(canvas: &HtmlCanvasElement) -> [f32; 2] {
+    let area = canvas.get_bounding_client_rect();
+    let mut out = [0.0_f32; 2];
+    let Some(panels) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector_all("[data-scene-inset]").ok())
+    else {
+        return out;
+    };
+    for i in 0..panels.length() {
+        let Some(panel) = panels.item(i).and_then(|n| n.dyn_into::<web_sys::Element>().ok()) else {
+            continue;
+        };
+        let rect = panel.get_bounding_client_rect();
+        if rect.width() <= 0.0 || rect.bottom() <= area.top() || rect.top() >= area.bottom() {
+            continue;
+        }
+        match panel.get_attribute("data-scene-inset").as_deref() {
+            Some("left") => out[0] = out[0].max((rect.right() - area.left()) as f32),
+            Some("right") => out[1] = out[1].max((area.right() - rect.left()) as f32),
+            _ => {}
+        }
+    }
+    out.map(|v| v.clamp(0.0, area.width() as f32))
 }
 
 /// Seconds on the page's monotonic clock.
