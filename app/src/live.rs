@@ -255,7 +255,8 @@ impl Client {
                     // Waiting for the snapshot asked for.
                     return true;
                 };
-                if let Err(error) = Arc::make_mut(topology).apply(&diff) {
+                let applied = scene::timing::span("live.apply_diff", || Arc::make_mut(topology).apply(&diff));
+                if let Err(error) = applied {
                     leptos::logging::warn!("live: {error}; asking for a snapshot");
                     self.topology = None;
                     return false;
@@ -277,8 +278,10 @@ impl Client {
     fn draw(&mut self, ui: Ui) -> Result<(), LiveError> {
         let Some(topology) = &self.topology else { return Ok(()) };
         self.dirty = false;
-        ui.summary.set(crate::summary(topology));
-        ui.view.topology.set(Some(Arc::clone(topology)));
+        scene::timing::span("live.publish", || {
+            ui.summary.set(crate::summary(topology));
+            ui.view.topology.set(Some(Arc::clone(topology)));
+        });
         if let Some(scene) = self.scene.borrow().as_ref() {
             scene.set_topology(topology);
             mark_drawn(topology);

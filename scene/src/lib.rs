@@ -19,6 +19,8 @@ pub mod input;
 mod labels;
 #[cfg(target_arch = "wasm32")]
 pub mod renderer;
+#[cfg(target_arch = "wasm32")]
+pub mod timing;
 
 /// What can go wrong while setting up or driving the scene.
 #[derive(Debug, thiserror::Error)]

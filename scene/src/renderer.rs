@@ -22,7 +22,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{HtmlCanvasElement, WebGl2RenderingContext};
 
 use crate::camera::Orbit;
-use crate::edges::{rod, Neighbours};
+use crate::edges::rod;
 use crate::input::{self, Listeners};
 use crate::instances::{self, Emphasis, Instance, Instances};
 use crate::labels::LabelLayer;
@@ -73,8 +73,10 @@ pub(crate) struct Renderer {
     floors: Gm<InstancedMesh, PhysicalMaterial>,
     /// The relation edges being looked at (see [`crate::edges`]): thin rods.
     edges: Gm<InstancedMesh, PhysicalMaterial>,
-    /// The last topology's relations, to find the edges of what is lit or hovered.
-    neighbours: Neighbours,
+    /// The topology drawn (shared with the page, never copied here), for the edges of what is lit or hovered.
+    topology: Arc<Topology>,
+    /// The edges being drawn; `None` when what is lit or hovered (or the topology) changed since.
+    edge_pairs: Option<Vec<(EntityId, EntityId)>>,
     /// The band and layer names over the canvas, when the page has a place for them.
     labels: Option<LabelLayer>,
     /// The labels must be moved (the camera, the canvas or the labels changed).
@@ -118,10 +120,15 @@ pub struct SceneHandle {
 impl SceneHandle {
     /// Sets what is drawn: every entity gets a new target; new ones fade in, moved ones glide, removed ones fade
     /// out. The camera is reframed only when the extent of the map really changed.
-    pub fn set_topology(&self, topology: &Topology) {
-        let layout = Layout::compute(topology);
+    pub fn set_topology(&self, topology: &Arc<Topology>) {
+        crate::timing::span("scene.set_topology", || self.set_topology_now(topology));
+    }
+
+    fn set_topology_now(&self, topology: &Arc<Topology>) {
+        let layout = crate::timing::span("scene.layout", || Layout::compute(topology));
         let mut renderer = self.inner.borrow_mut();
-        renderer.neighbours = Neighbours::of(topology);
+        renderer.topology = Arc::clone(topology);
+        renderer.edge_pairs = None;
         let floors = to_three_d(&crate::floors::floors(&layout));
         renderer.floors.geometry.set_instances(&floors);
         if let Some(labels) = renderer.labels.as_mut() {
@@ -133,7 +140,8 @@ impl SceneHandle {
             .filter(|e| e.health.level() == topology::HealthLevel::Unhealthy)
             .map(|e| e.id.clone())
             .collect();
-        renderer.set_targets(&instances::targets(topology, &layout));
+        let targets = crate::timing::span("scene.targets", || instances::targets(topology, &layout));
+        crate::timing::span("scene.set_targets", || renderer.set_targets(&targets));
     }
 
     /// Frames drawn so far (for the status line and tests).
@@ -145,6 +153,7 @@ impl SceneHandle {
     pub fn set_emphasis(&self, emphasis: Emphasis) {
         let mut renderer = self.inner.borrow_mut();
         renderer.emphasis = emphasis;
+        renderer.edge_pairs = None;
         renderer.animate = true;
     }
 
@@ -188,7 +197,7 @@ impl Drop for SceneHandle {
 /// [`SceneError::NoWebGl2`] when the canvas has no WebGL2, [`SceneError::Renderer`] when three-d fails.
 pub fn start(
     canvas: HtmlCanvasElement,
-    topology: &Topology,
+    topology: &Arc<Topology>,
     callbacks: Callbacks,
 ) -> Result<SceneHandle, SceneError> {
     let options = js_sys::Object::new();
@@ -221,7 +230,9 @@ pub fn start(
     for kind in Kind::ALL {
         let mut cpu_mesh = match shape(kind) {
             Shape::Cube => CpuMesh::cube(),
-            Shape::Sphere => CpuMesh::sphere(16),
+            // 224 triangles: round at the few pixels a service covers, where 16 subdivisions (960 triangles)
+            // made the spheres two thirds of a 10k map's triangles (see BENCHMARKS.md, scene).
+            Shape::Sphere => CpuMesh::sphere(8),
             Shape::Cylinder => CpuMesh::cylinder(16),
             Shape::Cone => CpuMesh::cone(16),
         };
@@ -254,7 +265,8 @@ pub fn start(
         unhealthy: HashSet::new(),
         floors,
         edges,
-        neighbours: Neighbours::default(),
+        topology: Arc::clone(topology),
+        edge_pairs: None,
         labels: LabelLayer::find(),
         labels_moved: true,
         ambient,
@@ -345,7 +357,9 @@ impl Renderer {
     fn draw_edges(&mut self, now: f64) {
         const RADIUS: f32 = 0.035;
         const COLOUR: Srgba = Srgba { r: 150, g: 170, b: 205, a: 255 };
-        let shown = self.neighbours.shown(&self.emphasis.highlight, self.hovered.as_ref());
+        let (topology, highlight, hovered) =
+            (&self.topology, &self.emphasis.highlight, self.hovered.as_ref());
+        let shown = self.edge_pairs.get_or_insert_with(|| crate::edges::shown(topology, highlight, hovered));
         let transformations: Vec<Mat4> = shown
             .iter()
             .filter(|(a, b)| self.emphasis.admits(a) && self.emphasis.admits(b))
@@ -466,6 +480,7 @@ impl Renderer {
         if self.hovered != id {
             self.hovered.clone_from(&id);
             // Its edges appear (or go) at the next frame.
+            self.edge_pairs = None;
             self.animate = true;
             (self.callbacks.on_hover)(id, at);
         }
@@ -535,7 +550,7 @@ impl Renderer {
             }
         }
         if self.animate {
-            self.sample(now_secs());
+            crate::timing::span("scene.sample", || self.sample(now_secs()));
         }
         if self.labels_moved {
             self.labels_moved = false;
@@ -548,9 +563,11 @@ impl Renderer {
         }
         let [r, g, b, a] = BACKGROUND;
         let objects = self.meshes.values().chain([&self.badges, &self.edges, &self.floors]);
-        RenderTarget::screen(&self.context, width, height)
-            .clear(ClearState::color_and_depth(r, g, b, a, 1.0))
-            .render(&self.camera, objects, &[&self.ambient, &self.sun]);
+        crate::timing::span("scene.render", || {
+            RenderTarget::screen(&self.context, width, height)
+                .clear(ClearState::color_and_depth(r, g, b, a, 1.0))
+                .render(&self.camera, objects, &[&self.ambient, &self.sun]);
+        });
         self.dirty = false;
         self.frames += 1;
         (self.callbacks.on_frame)(self.frames);
