@@ -29,22 +29,46 @@ pub struct Counts {
 pub fn counts(topology: &Topology) -> Counts {
     let mut kinds: BTreeMap<Kind, usize> = BTreeMap::new();
     let mut health: BTreeMap<HealthLevel, usize> = BTreeMap::new();
-    let mut attention: Vec<(HealthLevel, &EntityId)> = Vec::new();
     for entity in topology.entities() {
         *kinds.entry(entity.kind).or_default() += 1;
-        let level = entity.health.level();
-        *health.entry(level).or_default() += 1;
-        if matches!(level, HealthLevel::Unhealthy | HealthLevel::Degraded) {
-            attention.push((level, &entity.id));
-        }
+        *health.entry(entity.health.level()).or_default() += 1;
     }
-    // Unhealthy sorts after degraded in HealthLevel's order; the worst goes first.
-    attention.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
     Counts {
         kinds: kinds.into_iter().collect(),
         health: health.into_iter().collect(),
-        attention: attention.into_iter().take(ATTENTION).map(|(_, id)| id.clone()).collect(),
+        attention: attention(topology).into_iter().take(ATTENTION).cloned().collect(),
     }
+}
+
+/// Every unhealthy entity, then every degraded one, each by id: the order of the attention list and of the
+/// keyboard's walk through trouble (`]` and `[` on the map).
+pub fn attention(topology: &Topology) -> Vec<&EntityId> {
+    let mut out: Vec<(HealthLevel, &EntityId)> = topology
+        .entities()
+        .map(|e| (e.health.level(), &e.id))
+        .filter(|(level, _)| matches!(level, HealthLevel::Unhealthy | HealthLevel::Degraded))
+        .collect();
+    // Unhealthy sorts after degraded in HealthLevel's order; the worst goes first.
+    out.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    out.into_iter().map(|(_, id)| id).collect()
+}
+
+/// The entity after (or before) `current` in [`attention`] order, wrapping around; the first (or last) when
+/// `current` is not in it. `None` when nothing needs attention.
+pub fn step(topology: &Topology, current: Option<&EntityId>, forward: bool) -> Option<EntityId> {
+    let all = attention(topology);
+    let n = all.len();
+    if n == 0 {
+        return None;
+    }
+    let at = current.and_then(|c| all.iter().position(|id| *id == c));
+    let next = match (at, forward) {
+        (Some(i), true) => (i + 1) % n,
+        (Some(i), false) => (i + n - 1) % n,
+        (None, true) => 0,
+        (None, false) => n - 1,
+    };
+    Some(all[next].clone())
 }
 
 /// The HUD panel.
@@ -122,5 +146,22 @@ mod tests {
         let levels: Vec<HealthLevel> =
             counts.attention.iter().map(|id| topology.get(id).unwrap().health.level()).collect();
         assert!(levels.windows(2).all(|w| w[0] >= w[1]), "{levels:?}");
+    }
+
+    #[test]
+    fn the_keyboard_walks_every_entity_needing_attention_and_wraps() {
+        let topology = topology::sample::kgents();
+        let all: Vec<EntityId> = attention(&topology).into_iter().cloned().collect();
+        assert!(all.len() > ATTENTION.min(3), "the sample has trouble to walk");
+        let mut at = None;
+        let mut seen = Vec::new();
+        for _ in 0..all.len() {
+            at = step(&topology, at.as_ref(), true);
+            seen.push(at.clone().unwrap());
+        }
+        assert_eq!(seen, all, "forward visits each once, in attention order");
+        assert_eq!(step(&topology, at.as_ref(), true).as_ref(), Some(&all[0]), "and wraps");
+        assert_eq!(step(&topology, Some(&all[0]), false).as_ref(), all.last(), "backwards wraps too");
+        assert_eq!(step(&topology::Topology::new(), None, true), None);
     }
 }

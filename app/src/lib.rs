@@ -154,9 +154,10 @@ fn LivePage() -> impl IntoView {
                 id="scene"
                 class="gl-canvas"
                 data-drawn=move || drawn.get().to_string()
+                on:keydown=move |event: leptos::ev::KeyboardEvent| walk_attention(view, &event)
                 tabindex="0"
                 role="img"
-                aria-label="3D map of the cluster: services on top, workloads in the middle, pods, then nodes at the bottom; one band per namespace. Drag or arrow keys to orbit, shift to pan, wheel or plus and minus to zoom, R to reset, F to fly to the selection, click to select."
+                aria-label="3D map of the cluster: services on top, workloads in the middle, pods, then nodes at the bottom; one band per namespace. Drag or arrow keys to orbit, shift to pan, wheel or plus and minus to zoom, R to reset, F to fly to the selection, click to select, ] and [ to walk through what is unhealthy or degraded."
             ></canvas>
             // The scene writes band and layer names here (its children are the scene's, not Leptos's).
             <div id="scene-labels" class="gl-labels" aria-hidden="true"></div>
@@ -220,6 +221,24 @@ fn mirror_url(view: View, filters: RwSignal<filters::Filters>, table: RwSignal<b
             }
         }
     });
+}
+
+/// `]` and `[` on the focused map select the next or previous entity needing attention (unhealthy first) and fly
+/// to it: the keyboard's way through all of the trouble, where the HUD's list shows only the worst few.
+fn walk_attention(view: View, event: &leptos::ev::KeyboardEvent) {
+    let forward = match event.key().as_str() {
+        "]" => true,
+        "[" => false,
+        _ => return,
+    };
+    event.prevent_default();
+    let current = view.selected.get_untracked();
+    let next =
+        view.topology.with_untracked(|t| t.as_deref().and_then(|t| hud::step(t, current.as_ref(), forward)));
+    if let Some(id) = next {
+        view.selected.set(Some(id.clone()));
+        view.camera_request.set(Some(view::CameraRequest::FlyTo(id)));
+    }
 }
 
 /// Fullscreen on and off (a wall screen starts in a browser window; F11 is not on every kiosk keyboard).

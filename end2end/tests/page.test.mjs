@@ -99,6 +99,27 @@ test('the inspector shows the recent Kubernetes events of the selected entity, w
   await page.close();
 });
 
+test('] and [ on the focused map walk through what needs attention, worst first, and wrap', async () => {
+  const { page, errors } = await open();
+  const listed = await page.locator('.gl-attention button').allInnerTexts();
+  assert.ok(listed.length >= 2, `the demo has trouble to walk: ${listed}`);
+  const name = () => page.locator('#inspector-name').innerText();
+  await page.locator('canvas').focus();
+  await page.keyboard.press(']');
+  await page.locator('#inspector').waitFor();
+  assert.equal(await name(), listed[0].split('/').pop());
+  await page.keyboard.press(']');
+  await page.waitForFunction((n) => document.querySelector('#inspector-name')?.textContent === n, listed[1].split('/').pop());
+  await page.keyboard.press('[');
+  await page.waitForFunction((n) => document.querySelector('#inspector-name')?.textContent === n, listed[0].split('/').pop());
+  await page.keyboard.press('[');
+  // Backwards from the first wraps to the last of all (beyond the HUD's few).
+  await page.waitForFunction((n) => document.querySelector('#inspector-name')?.textContent !== n, listed[0].split('/').pop());
+  assert.match(page.url(), /[?&]sel=/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('filters set in the panel go to the URL and come back after a reload', async () => {
   const { page, errors } = await open();
   const namespaces = await page.locator('#filter-ns option').allInnerTexts();
