@@ -111,6 +111,7 @@ fn arb_details(kind: Kind, namespace: &'static str) -> BoxedStrategy<Details> {
                         updated: desired,
                     },
                     selector: LabelSelector::equality([("app", app)]),
+                    misscheduled: 0,
                 })
             })
             .boxed(),

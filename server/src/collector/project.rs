@@ -374,7 +374,7 @@ fn workload(
     sel: Option<&K8sSelector>,
 ) -> Option<Entity> {
     let mut e = base(cluster, kind, meta)?;
-    let info = WorkloadInfo { replicas, selector: selector(sel) };
+    let info = WorkloadInfo { replicas, selector: selector(sel), misscheduled: 0 };
     info.selector.validate().ok()?;
     e.details = Details::Workload(info);
     Some(e)
@@ -430,7 +430,12 @@ pub fn daemonset_to_entity(cluster: &str, ds: &DaemonSet) -> Option<Entity> {
         available: count(s.and_then(|s| s.number_available)),
         updated: count(s.and_then(|s| s.updated_number_scheduled)),
     };
-    workload(cluster, Kind::DaemonSet, &ds.metadata, replicas, ds.spec.as_ref().map(|s| &s.selector))
+    let mut e =
+        workload(cluster, Kind::DaemonSet, &ds.metadata, replicas, ds.spec.as_ref().map(|s| &s.selector))?;
+    if let Details::Workload(w) = &mut e.details {
+        w.misscheduled = count(s.map(|s| s.number_misscheduled));
+    }
+    Some(e)
 }
 
 /// A job: counts and the state its conditions add up to.

@@ -84,6 +84,10 @@ pub struct WorkloadInfo {
     pub replicas: Replicas,
     /// `spec.selector`.
     pub selector: LabelSelector,
+    /// Daemon sets only: `status.numberMisscheduled`, pods running on nodes that should not run them (a node's
+    /// labels or taints changed under them). Zero for the other kinds.
+    #[serde(default)]
+    pub misscheduled: u32,
 }
 
 /// The state a job's conditions add up to.

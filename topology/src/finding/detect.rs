@@ -197,6 +197,21 @@ pub fn detect(
     findings
 }
 
+/// What is wrong with a daemon set: pods on nodes that should not run them (`numberMisscheduled`, after a node's
+/// labels or taints changed) and nodes that should run one but don't, or whose pod is not ready.
+fn daemonset_message(name: &str, w: &crate::entity::WorkloadInfo) -> String {
+    let r = w.replicas;
+    let mut parts = Vec::new();
+    if w.misscheduled > 0 {
+        let pods = if w.misscheduled == 1 { "1 pod".to_owned() } else { format!("{} pods", w.misscheduled) };
+        parts.push(format!("{pods} on nodes that should not run it"));
+    }
+    if r.current != r.desired || r.ready < r.desired {
+        parts.push(format!("{} scheduled, {} ready of {} nodes", r.current, r.ready, r.desired));
+    }
+    format!("daemonset {name}: {}", parts.join("; "))
+}
+
 fn rules(entity: &Entity, events: &[&EventRecord], now: i64, t: &Thresholds) -> Vec<Hit> {
     let name = entity.name();
     let mut hits = Vec::new();
@@ -228,14 +243,13 @@ fn rules(entity: &Entity, events: &[&EventRecord], now: i64, t: &Thresholds) -> 
                     if r.ready == 0 { Severity::High } else { Severity::Warning },
                     format!("statefulset {name}: {} of {} replicas ready", r.ready, r.desired),
                 )),
-                Kind::DaemonSet if r.current != r.desired || r.ready < r.desired => hits.push(hit(
-                    Detector::DaemonSetMisscheduled,
-                    Severity::Warning,
-                    format!(
-                        "daemonset {name}: {} scheduled, {} ready of {} nodes",
-                        r.current, r.ready, r.desired
-                    ),
-                )),
+                Kind::DaemonSet if w.misscheduled > 0 || r.current != r.desired || r.ready < r.desired => {
+                    hits.push(hit(
+                        Detector::DaemonSetMisscheduled,
+                        Severity::Warning,
+                        daemonset_message(name, w),
+                    ));
+                }
                 _ => {}
             }
         }

@@ -303,3 +303,16 @@ fn an_event_recorded_in_another_namespace_explains_nothing() {
     flap.namespace = "shop".into();
     assert_eq!(run(&shop(vec![pod("web-a", ContainerState::Running, 0)]), &[flap]).len(), 1);
 }
+
+#[test]
+fn a_daemonset_with_pods_on_nodes_that_should_not_run_them_is_misscheduled_even_when_all_are_ready() {
+    let full = Replicas { desired: 3, current: 3, ready: 3, available: 3, updated: 3 };
+    let mut ds = workload(Kind::DaemonSet, "agent", full);
+    assert!(run(&shop(vec![ds.clone()]), &[]).is_empty(), "every node runs one, and only those");
+    let Details::Workload(w) = &mut ds.details else { unreachable!() };
+    w.misscheduled = 2;
+    let found = run(&shop(vec![ds]), &[]);
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, "daemonset-misscheduled/c/daemonset/shop/agent");
+    assert_eq!(found[0].2, "daemonset agent: 2 pods on nodes that should not run it");
+}

@@ -145,8 +145,11 @@ impl Builder {
         let mut entity = self.entity(kind, namespace, name, created);
         entity.labels = Labels::from_pairs([("app", app)]);
         entity.owner = owner;
-        entity.details =
-            Details::Workload(WorkloadInfo { replicas, selector: LabelSelector::equality([("app", app)]) });
+        entity.details = Details::Workload(WorkloadInfo {
+            replicas,
+            selector: LabelSelector::equality([("app", app)]),
+            misscheduled: 0,
+        });
         self.add(entity);
         Ref::new(kind, namespace, name)
     }

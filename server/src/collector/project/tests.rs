@@ -258,11 +258,12 @@ fn workloads_keep_replicas_and_selectors() {
         "metadata": {"name": "agent", "namespace": "kube-system"},
         "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": {"spec": {"containers": []}}},
         "status": {"desiredNumberScheduled": 4, "currentNumberScheduled": 4, "numberReady": 3,
-                   "numberAvailable": 3, "updatedNumberScheduled": 4, "numberMisscheduled": 0}
+                   "numberAvailable": 3, "updatedNumberScheduled": 4, "numberMisscheduled": 1}
     }))
     .unwrap();
     let Details::Workload(w) = daemonset_to_entity(C, &ds).unwrap().details else { panic!() };
     assert_eq!(w.replicas, Replicas { desired: 4, current: 4, ready: 3, available: 3, updated: 4 });
+    assert_eq!(w.misscheduled, 1, "numberMisscheduled is kept for the misscheduled finding");
 }
 
 #[test]
