@@ -387,10 +387,20 @@ async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_
         let pod = serde_json::json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
         pods.create(&post, &object(pod)).await.unwrap();
     }
-    let oom = serde_json::json!({"status": {"phase": "Running", "containerStatuses": [{"name": "c", "image": "busybox",
-        "imageID": "", "ready": true, "restartCount": 6, "state": {"running": {}},
-        "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}});
-    pods.patch_status("gl-oom", &patch, &Patch::Merge(oom)).await.unwrap();
+    // Killed for memory three times; once the engine has seen that, three more restarts make a spike (the
+    // restart detector counts restarts within its window, not the lifetime total).
+    let oom = |restarts: u32| {
+        serde_json::json!({"status": {"phase": "Running", "containerStatuses": [{"name": "c",
+        "image": "busybox", "imageID": "", "ready": true, "restartCount": restarts, "state": {"running": {}},
+        "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}})
+    };
+    pods.patch_status("gl-oom", &patch, &Patch::Merge(oom(3))).await.unwrap();
+    within("the OOM kill seen", || async {
+        has_all(&demo.findings("state=open", ADMIN).await, &["oom-killed/c/pod/kgents-agents/gl-oom"])
+            .then_some(())
+    })
+    .await;
+    pods.patch_status("gl-oom", &patch, &Patch::Merge(oom(6))).await.unwrap();
     let running = serde_json::json!({"status": {"phase": "Running", "containerStatuses": [{"name": "c", "image": "busybox",
         "imageID": "", "ready": false, "restartCount": 0, "state": {"running": {}}}]}});
     pods.patch_status("gl-flap", &patch, &Patch::Merge(running)).await.unwrap();

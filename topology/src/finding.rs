@@ -6,6 +6,7 @@
 //! [`Finding::key`]s between two evaluations to know what opened and what resolved.
 
 mod detect;
+mod restarts;
 mod tiers;
 
 use std::fmt;
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::{
     detect::{chain, detect, Thresholds},
+    restarts::RestartHistory,
     tiers::{Tier, Tiers, TiersError},
 };
 use crate::{event::EventRecord, id::EntityId};
@@ -78,7 +80,7 @@ pub enum Detector {
     ImagePull,
     /// A pod has been pending longer than the threshold.
     PendingTooLong,
-    /// A running pod has restarted many times.
+    /// A running pod restarted several times within a short window (a spike, not a lifetime's total).
     Restarts,
     /// Readiness probes keep failing on a running pod.
     ReadinessFlapping,

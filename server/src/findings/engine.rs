@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use topology::finding::{detect, Detector, Finding, Thresholds, Tiers};
+use topology::finding::{detect, Detector, Finding, RestartHistory, Thresholds, Tiers};
 use topology::{EventRecord, Topology};
 
 use super::store::{Store, StoreError};
@@ -57,6 +57,8 @@ pub struct Engine {
     candidates: HashMap<String, i64>,
     notices: Option<mpsc::Sender<Notice>>,
     metrics: Arc<Metrics>,
+    /// Recent restart counts per pod, for the restart-spike detector (bounded by the pods present).
+    restarts: RestartHistory,
 }
 
 impl Engine {
@@ -82,6 +84,7 @@ impl Engine {
             candidates: HashMap::new(),
             notices,
             metrics,
+            restarts: RestartHistory::default(),
         })
     }
 
@@ -92,7 +95,8 @@ impl Engine {
         events: &[EventRecord],
         now: i64,
     ) -> Result<Changes, StoreError> {
-        let current = detect(topology, events, now, &self.thresholds, &self.tiers);
+        self.restarts.observe(topology, now, self.thresholds.restart_window_secs);
+        let current = detect(topology, events, now, &self.thresholds, &self.tiers, &self.restarts);
         let present: HashSet<String> = current.iter().map(|f| f.key.clone()).collect();
         self.candidates.retain(|key, _| present.contains(key));
         let mut opened = Vec::new();

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::{Detector, Finding, Severity, Tiers};
+use super::{Detector, Finding, RestartHistory, Severity, Tiers};
 use crate::entity::{
     Cond, ContainerState, Details, JobState, NodePressure, PodInfo, PodPhase, PvcPhase, Reason, ServiceType,
     Usage,
@@ -23,8 +23,11 @@ use crate::{Entity, Topology};
 pub struct Thresholds {
     /// A pod pending longer than this (seconds since creation) is a finding.
     pub pending_secs: i64,
-    /// A running pod restarted at least this many times is a finding.
+    /// A running pod that restarted at least this many times within [`Thresholds::restart_window_secs`] is a
+    /// finding (a spike; the lifetime total says nothing about now).
     pub restarts: u32,
+    /// The restart spike's window (seconds).
+    pub restart_window_secs: i64,
     /// Failed readiness probes counted in one event, within the window, that make a flapping pod.
     pub probe_failures: u32,
     /// Events older than this (seconds) no longer explain anything.
@@ -37,7 +40,8 @@ impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
             pending_secs: 300,
-            restarts: 5,
+            restarts: 3,
+            restart_window_secs: 600,
             probe_failures: 3,
             event_window_secs: 900,
             near_limit_percent: 90,
@@ -137,12 +141,16 @@ fn hit(detector: Detector, severity: Severity, message: String) -> Hit {
 }
 
 /// Every finding that holds now, in key order, each opened at `now` (the engine keeps the first time).
+///
+/// `restarts` is the recent restart history the caller keeps between evaluations (see [`RestartHistory`]); an
+/// empty one means no restart spike can be seen.
 pub fn detect(
     topology: &Topology,
     events: &[EventRecord],
     now: i64,
     thresholds: &Thresholds,
     tiers: &Tiers,
+    restarts: &RestartHistory,
 ) -> Vec<Finding> {
     let mut about: HashMap<&EntityId, Vec<&EventRecord>> = HashMap::new();
     for event in events.iter().filter(|e| now - e.last_seen <= thresholds.event_window_secs) {
@@ -165,7 +173,7 @@ pub fn detect(
         .entities()
         .flat_map(|entity| {
             let events = about.get(&entity.id).unwrap_or(&no_events);
-            rules(entity, events, now, thresholds).into_iter().map(move |h| (entity, h))
+            rules(entity, events, now, thresholds, restarts).into_iter().map(move |h| (entity, h))
         })
         .map(|(entity, hit)| {
             let entities = graph.chain(&entity.id);
@@ -212,11 +220,20 @@ fn daemonset_message(name: &str, w: &crate::entity::WorkloadInfo) -> String {
     format!("daemonset {name}: {}", parts.join("; "))
 }
 
-fn rules(entity: &Entity, events: &[&EventRecord], now: i64, t: &Thresholds) -> Vec<Hit> {
+fn rules(
+    entity: &Entity,
+    events: &[&EventRecord],
+    now: i64,
+    t: &Thresholds,
+    restarts: &RestartHistory,
+) -> Vec<Hit> {
     let name = entity.name();
     let mut hits = Vec::new();
     match &entity.details {
-        Details::Pod(pod) => pod_rules(pod, entity, events, now, t, &mut hits),
+        Details::Pod(pod) => {
+            let spike = restarts.increase(&entity.id, now, t.restart_window_secs);
+            pod_rules(pod, entity, events, now, t, spike, &mut hits);
+        }
         Details::Workload(w) => {
             let r = w.replicas;
             let stuck = events.iter().any(|e| e.reason == "ProgressDeadlineExceeded");
@@ -306,12 +323,14 @@ fn rules(entity: &Entity, events: &[&EventRecord], now: i64, t: &Thresholds) -> 
     hits
 }
 
+/// `recent_restarts`: how many times the pod restarted within the restart window.
 fn pod_rules(
     pod: &PodInfo,
     entity: &Entity,
     events: &[&EventRecord],
     now: i64,
     t: &Thresholds,
+    recent_restarts: u32,
     hits: &mut Vec<Hit>,
 ) {
     if pod.deleting || pod.phase.is_terminal() {
@@ -368,9 +387,12 @@ fn pod_rules(
             format!("pending for {}m{why}", age / 60),
         ));
     }
-    let restarts = pod.restarts();
-    if pod.phase == PodPhase::Running && !failing_wait && restarts >= t.restarts {
-        hits.push(hit(Detector::Restarts, Severity::Warning, format!("restarted {restarts} times")));
+    if pod.phase == PodPhase::Running && !failing_wait && recent_restarts >= t.restarts {
+        hits.push(hit(
+            Detector::Restarts,
+            Severity::Warning,
+            format!("restarted {recent_restarts} times in the last {} min", t.restart_window_secs / 60),
+        ));
     }
     let probe_failures: u32 = events
         .iter()

@@ -80,7 +80,7 @@ fn shop(extra: Vec<Entity>) -> Topology {
 }
 
 fn run(topology: &Topology, events: &[EventRecord]) -> Vec<(String, Severity, String)> {
-    detect(topology, events, NOW, &Thresholds::default(), &Tiers::default())
+    detect(topology, events, NOW, &Thresholds::default(), &Tiers::default(), &RestartHistory::default())
         .into_iter()
         .map(|f| (f.key, f.severity, f.message))
         .collect()
@@ -111,7 +111,8 @@ fn a_healthy_shop_has_no_findings() {
 #[test]
 fn a_crash_looping_pod_is_a_high_finding_with_its_whole_chain() {
     let topology = shop(vec![pod("web-a", waiting(Reason::CrashLoopBackOff), 7)]);
-    let findings = detect(&topology, &[], NOW, &Thresholds::default(), &Tiers::default());
+    let findings =
+        detect(&topology, &[], NOW, &Thresholds::default(), &Tiers::default(), &RestartHistory::default());
     assert_eq!(findings.len(), 1);
     let f = &findings[0];
     assert_eq!(f.key, "crash-loop/c/pod/shop/web-a");
@@ -167,7 +168,15 @@ fn the_pod_detectors_each_fire_on_their_cause() {
             5,
         ),
     ];
-    let got = run(&topology, &events);
+    // web-restarts had not restarted five minutes ago.
+    let mut history = RestartHistory::default();
+    history.observe(&shop(vec![pod("web-restarts", ContainerState::Running, 0)]), NOW - 300, 600);
+    history.observe(&topology, NOW, 600);
+    let got: Vec<(String, Severity, String)> =
+        detect(&topology, &events, NOW, &Thresholds::default(), &Tiers::default(), &history)
+            .into_iter()
+            .map(|f| (f.key, f.severity, f.message))
+            .collect();
     let expected = [
         ("image-pull/c/pod/shop/web-pull", Severity::High, "container main: ImagePullBackOff for its image"),
         ("near-limit/c/pod/shop/web-hot", Severity::Warning, "memory at 95% of its limit"),
@@ -182,7 +191,7 @@ fn the_pod_detectors_each_fire_on_their_cause() {
             Severity::Warning,
             "readiness probe failed 5 times recently",
         ),
-        ("restarts/c/pod/shop/web-restarts", Severity::Warning, "restarted 6 times"),
+        ("restarts/c/pod/shop/web-restarts", Severity::Warning, "restarted 6 times in the last 10 min"),
     ];
     let expected: Vec<(String, Severity, String)> =
         expected.iter().map(|(k, s, m)| ((*k).to_owned(), *s, (*m).to_owned())).collect();
@@ -231,11 +240,32 @@ fn the_controller_node_service_and_claim_detectors_each_fire_on_their_cause() {
 fn a_finding_resolves_when_its_cause_goes_away() {
     let broken = shop(vec![pod("web-a", waiting(Reason::CrashLoopBackOff), 7)]);
     assert_eq!(run(&broken, &[]).len(), 1);
+    // Running again; its 7 restarts are a lifetime's total, not a spike.
     let fixed = shop(vec![pod("web-a", ContainerState::Running, 7)]);
-    assert_eq!(
-        run(&fixed, &[]).into_iter().map(|(k, _, _)| k).collect::<Vec<_>>(),
-        ["restarts/c/pod/shop/web-a"]
-    );
+    assert!(run(&fixed, &[]).is_empty());
+}
+
+#[test]
+fn a_restart_spike_fires_while_recent_and_resolves_when_the_pod_calms_down() {
+    let t = Thresholds::default();
+    let at = |restarts| shop(vec![pod("web-a", ContainerState::Running, restarts)]);
+    let keys = |topology: &Topology, now, history: &RestartHistory| {
+        detect(topology, &[], now, &t, &Tiers::default(), history)
+            .into_iter()
+            .map(|f| f.key)
+            .collect::<Vec<_>>()
+    };
+    let mut history = RestartHistory::default();
+    for (now, restarts) in [(NOW, 40), (NOW + 60, 41), (NOW + 120, 42)] {
+        history.observe(&at(restarts), now, t.restart_window_secs);
+    }
+    assert!(keys(&at(42), NOW + 120, &history).is_empty(), "two recent restarts are not a spike");
+    history.observe(&at(43), NOW + 180, t.restart_window_secs);
+    assert_eq!(keys(&at(43), NOW + 180, &history), ["restarts/c/pod/shop/web-a"]);
+    // No restart for a whole window: resolved, although the pod's total stays 43.
+    let later = NOW + 180 + t.restart_window_secs;
+    history.observe(&at(43), later, t.restart_window_secs);
+    assert!(keys(&at(43), later, &history).is_empty());
 }
 
 #[test]
@@ -249,7 +279,7 @@ fn tiers_raise_severity_by_the_most_critical_entity_in_the_chain() {
     unready.labels = crate::labels::Labels::new();
     let mut topology = topology;
     topology.upsert(unready).unwrap();
-    let found = detect(&topology, &[], NOW, &Thresholds::default(), &tiers);
+    let found = detect(&topology, &[], NOW, &Thresholds::default(), &tiers, &RestartHistory::default());
     let got: Vec<(&str, Tier, Severity)> =
         found.iter().map(|f| (f.key.as_str(), f.tier, f.severity)).collect();
     assert_eq!(
@@ -262,7 +292,7 @@ fn tiers_raise_severity_by_the_most_critical_entity_in_the_chain() {
     let mut selected = pod("web-c", waiting(Reason::ErrImagePull), 0);
     selected.created = Some(NOW);
     topology.upsert(selected).unwrap();
-    let found = detect(&topology, &[], NOW, &Thresholds::default(), &tiers);
+    let found = detect(&topology, &[], NOW, &Thresholds::default(), &tiers, &RestartHistory::default());
     let web_c = found.iter().find(|f| f.key == "image-pull/c/pod/shop/web-c").unwrap();
     assert_eq!((web_c.tier, web_c.severity), (Tier::P0, Severity::Critical));
     assert_eq!(Tier::P1.raise(Severity::Info), Severity::Warning);
