@@ -3,119 +3,53 @@
 //! the crash-looping pod through the cluster's API resolves its finding, a viewer scoped to another namespace
 //! sees none of it, and the history is still there after a restart on the same database.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+
+use common::{within, Demo};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Node, PersistentVolumeClaim, Pod, Service};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
+use kube::{Api, Client};
 
 const ADMIN: &str = "findings-admin-token-0123456789ab";
 const OTHER: &str = "findings-other-team-token-012345";
 const OTHER_NS: &str = "kgents-gateway";
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-struct Demo {
-    child: Child,
-    addr: SocketAddr,
-    dir: PathBuf,
-}
-
-impl Demo {
-    fn start(dir: &Path, webhook: SocketAddr, extra: &[&str]) -> Demo {
-        std::fs::create_dir_all(dir.join("site/pkg")).unwrap();
-        std::fs::write(dir.join("site/pkg/gestalt-live.js"), "").unwrap();
+/// The demo with two bearer tokens (an admin and a viewer of [`OTHER_NS`]), a findings database in its directory
+/// and a JSON webhook to `webhook`.
+fn configure<'a>(webhook: SocketAddr, extra: &'a [&'a str]) -> impl FnOnce(&Path, &mut Command) + 'a {
+    move |dir, command| {
         std::fs::write(
             dir.join("tokens"),
             format!("{ADMIN} name=admin\n{OTHER} name=other namespaces={OTHER_NS}\n"),
         )
         .unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_gestalt-live"))
-            .args(["demo", "--scenario", "kgents", "--listen", &addr.to_string(), "--site-root"])
-            .arg(dir.join("site"))
-            .arg("--write-kubeconfig")
-            .arg(dir.join("kubeconfig"))
+        command
             .arg("--auth-token-file")
             .arg(dir.join("tokens"))
             .arg("--findings-db")
             .arg(dir.join("findings.db"))
             .args(["--webhook", &format!("json:http://{webhook}/hook"), "--webhook-min-severity", "warning"])
-            .args(extra)
-            .env("GESTALT_LOG", "info")
-            // A still cluster: only the test changes it.
-            .env("GESTALT_CHURN", "0")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::options().create(true).append(true).open(dir.join("demo.log")).unwrap())
-            .spawn()
-            .expect("start gestalt-live demo");
-        Demo { child, addr, dir: dir.to_owned() }
-    }
-
-    async fn findings(&self, query: &str, token: &str) -> Vec<serde_json::Value> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let Ok(mut stream) = tokio::net::TcpStream::connect(self.addr).await else { return Vec::new() };
-        let request = format!(
-            "GET /api/v1/findings?{query} HTTP/1.0\r\nhost: {}\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n",
-            self.addr
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = Vec::new();
-        tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut response)).await.unwrap().unwrap();
-        let text = String::from_utf8_lossy(&response);
-        let Some((head, body)) = text.split_once("\r\n\r\n") else { return Vec::new() };
-        assert!(head.split_whitespace().nth(1) == Some("200"), "{head}");
-        // HTTP/1.0: the body is the rest of the stream, never chunked.
-        serde_json::from_str(body).unwrap()
-    }
-
-    async fn kube(&self) -> Client {
-        let kubeconfig = Kubeconfig::read_from(self.dir.join("kubeconfig")).unwrap();
-        let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.unwrap();
-        Client::try_from(config).unwrap()
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        std::mem::forget(self);
+            .args(extra);
     }
 }
 
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!(
-                "----- gestalt-live demo log:\n{}",
-                std::fs::read_to_string(self.dir.join("demo.log")).unwrap_or_default()
-            );
-        }
-    }
+async fn start(test: &str, webhook: SocketAddr, extra: &[&str]) -> Demo {
+    let demo = Demo::start(test, configure(webhook, extra));
+    demo.ready().await;
+    demo
 }
 
-async fn within<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + TIMEOUT;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+async fn findings(demo: &Demo, query: &str, token: &str) -> Vec<serde_json::Value> {
+    let found = demo.get_json(&format!("/api/v1/findings?{query}"), Some(token)).await;
+    found.as_array().cloned().unwrap_or_default()
 }
 
 fn by_detector(findings: &[serde_json::Value], detector: &str) -> Option<serde_json::Value> {
@@ -143,13 +77,11 @@ async fn webhook_receiver() -> (SocketAddr, Arc<Mutex<Vec<serde_json::Value>>>) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detectors_open_notify_resolve_stay_scoped_and_survive_a_restart() {
-    let dir = std::env::temp_dir().join(format!("gestalt-live-findings-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
     let (hook, received) = webhook_receiver().await;
-    let demo = Demo::start(&dir, hook, &[]);
+    let demo = start("findings", hook, &[]).await;
 
     let open = within("the crash-loop and image-pull findings", || async {
-        let open = demo.findings("state=open", ADMIN).await;
+        let open = findings(&demo, "state=open", ADMIN).await;
         (by_detector(&open, "crash-loop").is_some() && by_detector(&open, "image-pull").is_some())
             .then_some(open)
     })
@@ -162,7 +94,7 @@ async fn detectors_open_notify_resolve_stay_scoped_and_survive_a_restart() {
     assert!(crash["entities"].as_array().unwrap().len() > 1, "the chain names more than the pod: {crash}");
 
     // A viewer of another namespace sees no finding about anything outside it, nor any chain entity.
-    let theirs = demo.findings("state=all", OTHER).await;
+    let theirs = findings(&demo, "state=all", OTHER).await;
     for f in &theirs {
         assert_eq!(f["subject"]["namespace"], OTHER_NS, "{f}");
         for id in f["entities"].as_array().unwrap() {
@@ -183,7 +115,7 @@ async fn detectors_open_notify_resolve_stay_scoped_and_survive_a_restart() {
     let name = crash["subject"]["name"].as_str().unwrap().to_owned();
     Api::<Pod>::namespaced(client, "kgents-agents").delete(&name, &DeleteParams::default()).await.unwrap();
     let resolved = within("the crash-loop finding to resolve", || async {
-        let all = demo.findings("state=resolved", ADMIN).await;
+        let all = findings(&demo, "state=resolved", ADMIN).await;
         all.into_iter().find(|f| f["key"] == crash["key"])
     })
     .await;
@@ -199,10 +131,10 @@ async fn detectors_open_notify_resolve_stay_scoped_and_survive_a_restart() {
     .await;
 
     // Restart on the same database: the resolved incident is history, the open one keeps its open time.
-    demo.stop();
-    let demo = Demo::start(&dir, hook, &[]);
+    let demo = demo.restart(configure(hook, &[]));
+    demo.ready().await;
     let history = within("the history after a restart", || async {
-        let all = demo.findings("state=all", ADMIN).await;
+        let all = findings(&demo, "state=all", ADMIN).await;
         let keys: BTreeMap<String, usize> = all.iter().fold(BTreeMap::new(), |mut m, f| {
             *m.entry(f["key"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
             m
@@ -218,7 +150,6 @@ async fn detectors_open_notify_resolve_stay_scoped_and_survive_a_restart() {
     let still = history.iter().find(|f| f["key"] == pull["key"] && f["resolved"].is_null()).unwrap();
     assert_eq!(still["opened"], pull["opened"], "an open incident is resumed, not reopened");
     drop(demo);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn object<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> T {
@@ -286,12 +217,12 @@ async fn write_node_job_service_claim_and_pod(client: &Client) {
 /// controllers to fix or fill them in), checks each opens, then removes each cause and checks each resolves.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn written_causes_open_controller_node_service_claim_and_pending_findings_and_removing_them_resolves() {
-    let dir = std::env::temp_dir().join(format!("gestalt-live-findings-written-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
     let (hook, _) = webhook_receiver().await;
-    let demo = Demo::start(&dir, hook, &["--findings-grace-secs", "0", "--findings-pending-secs", "0"]);
+    let demo =
+        start("findings-written", hook, &["--findings-grace-secs", "0", "--findings-pending-secs", "0"])
+            .await;
     within("the demo to answer", || async {
-        (!demo.findings("state=open", ADMIN).await.is_empty()).then_some(())
+        (!findings(&demo, "state=open", ADMIN).await.is_empty()).then_some(())
     })
     .await;
     let client = demo.kube().await;
@@ -305,7 +236,7 @@ async fn written_causes_open_controller_node_service_claim_and_pending_findings_
         "pending-too-long/c/pod/kgents-agents/gl-waiting",
     ];
     let open = within("a finding for every written cause", || async {
-        let open = demo.findings("state=open", ADMIN).await;
+        let open = findings(&demo, "state=open", ADMIN).await;
         has_all(&open, &expected).then_some(open)
     })
     .await;
@@ -321,7 +252,7 @@ async fn written_causes_open_controller_node_service_claim_and_pending_findings_
         open.iter().find(|f| f["detector"] == "node-not-ready" && f["subject"]["name"] == "gl-sick").unwrap();
     assert_eq!(node["severity"], "CRITICAL");
     // A viewer of one namespace never sees node findings (nodes are cluster-scoped).
-    assert!(demo.findings("state=all", OTHER).await.iter().all(|f| f["subject"]["namespace"] == OTHER_NS));
+    assert!(findings(&demo, "state=all", OTHER).await.iter().all(|f| f["subject"]["namespace"] == OTHER_NS));
 
     let healthy = serde_json::json!({"status": {"conditions": [
         {"type": "Ready", "status": "True"}, {"type": "MemoryPressure", "status": "False"}]}});
@@ -336,11 +267,10 @@ async fn written_causes_open_controller_node_service_claim_and_pending_findings_
     Api::<PersistentVolumeClaim>::namespaced(client.clone(), NS).delete("gl-claim", &gone).await.unwrap();
     Api::<Pod>::namespaced(client.clone(), NS).delete("gl-waiting", &gone).await.unwrap();
     within("every written cause's finding to resolve", || async {
-        has_all(&demo.findings("state=resolved", ADMIN).await, &expected).then_some(())
+        has_all(&findings(&demo, "state=resolved", ADMIN).await, &expected).then_some(())
     })
     .await;
     drop(demo);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn workload_spec(name: &str, replicas: bool) -> serde_json::Value {
@@ -356,12 +286,10 @@ fn workload_spec(name: &str, replicas: bool) -> serde_json::Value {
 /// The workload and pod-status detectors, on causes written through the cluster's API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_when_deleted() {
-    let dir = std::env::temp_dir().join(format!("gestalt-live-findings-workloads-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
     let (hook, _) = webhook_receiver().await;
-    let demo = Demo::start(&dir, hook, &["--findings-grace-secs", "0"]);
+    let demo = start("findings-workloads", hook, &["--findings-grace-secs", "0"]).await;
     within("the demo to answer", || async {
-        (!demo.findings("state=open", ADMIN).await.is_empty()).then_some(())
+        (!findings(&demo, "state=open", ADMIN).await.is_empty()).then_some(())
     })
     .await;
     let client = demo.kube().await;
@@ -396,7 +324,7 @@ async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_
     };
     pods.patch_status("gl-oom", &patch, &Patch::Merge(oom(3))).await.unwrap();
     within("the OOM kill seen", || async {
-        has_all(&demo.findings("state=open", ADMIN).await, &["oom-killed/c/pod/kgents-agents/gl-oom"])
+        has_all(&findings(&demo, "state=open", ADMIN).await, &["oom-killed/c/pod/kgents-agents/gl-oom"])
             .then_some(())
     })
     .await;
@@ -424,7 +352,7 @@ async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_
         "readiness-flapping/c/pod/kgents-agents/gl-flap",
     ];
     within("a finding for every written cause", || async {
-        has_all(&demo.findings("state=open", ADMIN).await, &expected).then_some(())
+        has_all(&findings(&demo, "state=open", ADMIN).await, &expected).then_some(())
     })
     .await;
     let gone = DeleteParams::default();
@@ -435,9 +363,8 @@ async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_
     pods.delete("gl-oom", &gone).await.unwrap();
     pods.delete("gl-flap", &gone).await.unwrap();
     within("every written cause's finding to resolve", || async {
-        has_all(&demo.findings("state=resolved", ADMIN).await, &expected).then_some(())
+        has_all(&findings(&demo, "state=resolved", ADMIN).await, &expected).then_some(())
     })
     .await;
     drop(demo);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -59,6 +59,11 @@ pub struct Engine {
     metrics: Arc<Metrics>,
     /// Recent restart counts per pod, for the restart-spike detector (bounded by the pods present).
     restarts: RestartHistory,
+    /// Incidents resumed from the history and not seen again yet, and when this engine first evaluated. For a
+    /// grace after a restart they are not resolved: the cluster view is rebuilt from scratch then, and a pod caught
+    /// between two states would otherwise resolve its incident and reopen it seconds later, notifying both.
+    resumed: HashSet<String>,
+    started: Option<i64>,
 }
 
 impl Engine {
@@ -75,6 +80,7 @@ impl Engine {
         let open: HashMap<String, Finding> =
             store.open_findings().await?.into_iter().map(|f| (f.key.clone(), f)).collect();
         metrics.findings_open.set(i64::try_from(open.len()).unwrap_or(i64::MAX));
+        let resumed = open.keys().cloned().collect();
         Ok(Engine {
             store,
             tiers,
@@ -85,6 +91,8 @@ impl Engine {
             notices,
             metrics,
             restarts: RestartHistory::default(),
+            resumed,
+            started: None,
         })
     }
 
@@ -99,6 +107,12 @@ impl Engine {
         let current = detect(topology, events, now, &self.thresholds, &self.tiers, &self.restarts);
         let present: HashSet<String> = current.iter().map(|f| f.key.clone()).collect();
         self.candidates.retain(|key, _| present.contains(key));
+        let started = *self.started.get_or_insert(now);
+        if now - started >= self.grace_secs {
+            self.resumed.clear();
+        } else {
+            self.resumed.retain(|key| !present.contains(key));
+        }
         let mut opened = Vec::new();
         let mut updated = Vec::new();
         for mut finding in current {
@@ -120,8 +134,12 @@ impl Engine {
             finding.opened = first_seen;
             opened.push(finding);
         }
-        let resolved: Vec<(String, i64)> =
-            self.open.keys().filter(|k| !present.contains(*k)).map(|k| (k.clone(), now)).collect();
+        let resolved: Vec<(String, i64)> = self
+            .open
+            .keys()
+            .filter(|k| !present.contains(*k) && !self.resumed.contains(*k))
+            .map(|k| (k.clone(), now))
+            .collect();
         if opened.is_empty() && updated.is_empty() && resolved.is_empty() {
             return Ok(Changes::default());
         }
@@ -281,6 +299,37 @@ mod tests {
         assert_eq!(second.evaluate(&broken, &[], 200).await.unwrap(), Changes::default());
         assert!(rx.try_recv().is_err());
         assert_eq!(store.opened_at("crash-loop/c/pod/shop/web-a".into()).await.unwrap(), Some(100));
+    }
+
+    #[tokio::test]
+    async fn after_a_restart_a_resumed_incident_resolves_only_once_its_cause_stayed_away_for_the_grace() {
+        let store = Store::open(None).unwrap();
+        let mut first = engine(store.clone(), None, Metrics::shared()).await;
+        first.evaluate(&topology_of(vec![crash_pod(true)]), &[], 100).await.unwrap();
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut second = engine(store.clone(), Some(tx), Metrics::shared()).await;
+        // The rebuilt view briefly shows the pod between two states: no resolve, no reopen, no notification.
+        let fixed = topology_of(vec![crash_pod(false)]);
+        assert_eq!(second.evaluate(&fixed, &[], 200).await.unwrap(), Changes::default());
+        assert_eq!(
+            second.evaluate(&topology_of(vec![crash_pod(true)]), &[], 210).await.unwrap(),
+            Changes::default()
+        );
+        assert!(rx.try_recv().is_err());
+        // Seen again, it is an ordinary open incident: gone, it resolves at once.
+        assert_eq!(
+            second.evaluate(&fixed, &[], 220).await.unwrap().resolved,
+            ["crash-loop/c/pod/shop/web-a"]
+        );
+
+        // Resumed but never seen again: resolved once the grace (60 s) is over.
+        let store = Store::open(None).unwrap();
+        let mut before = engine(store.clone(), None, Metrics::shared()).await;
+        before.evaluate(&topology_of(vec![crash_pod(true)]), &[], 300).await.unwrap();
+        let mut after = engine(store.clone(), None, Metrics::shared()).await;
+        assert_eq!(after.evaluate(&fixed, &[], 400).await.unwrap(), Changes::default());
+        assert_eq!(after.evaluate(&fixed, &[], 459).await.unwrap(), Changes::default());
+        assert_eq!(after.evaluate(&fixed, &[], 460).await.unwrap().resolved, ["crash-loop/c/pod/shop/web-a"]);
     }
 
     #[tokio::test]

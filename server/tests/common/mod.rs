@@ -18,8 +18,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// How long any wait in these tests may take before it fails (generous: CI machines are busy).
-pub const TIMEOUT: Duration = Duration::from_secs(30);
+/// How long any wait in these tests may take before it fails (generous: CI machines are busy, and a restarted
+/// demo relists its whole cluster before its findings engine resumes).
+pub const TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A running `gestalt-live demo`, killed (and its directory removed) when dropped.
 pub struct Demo {
@@ -36,6 +37,21 @@ impl Demo {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("site/pkg")).unwrap();
         std::fs::write(dir.join("site/pkg/gestalt-live.js"), "").unwrap();
+        Self::launch(dir, configure)
+    }
+
+    /// Stops this demo and starts another in the same directory (same files, same database; the log goes on),
+    /// configured anew.
+    pub fn restart(mut self, configure: impl FnOnce(&Path, &mut Command)) -> Demo {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // The directory now belongs to the next demo: this one's Drop must not remove it.
+        let dir = std::mem::take(&mut self.dir);
+        Self::launch(dir, configure)
+    }
+
+    fn launch(dir: PathBuf, configure: impl FnOnce(&Path, &mut Command)) -> Demo {
+        let log = std::fs::File::options().create(true).append(true).open(dir.join("demo.log")).unwrap();
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_gestalt-live"));
@@ -48,7 +64,7 @@ impl Demo {
             // A still cluster: tests count the diffs of their own writes, and churn could replace what they plant.
             .env("GESTALT_CHURN", "0")
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("demo.log")).unwrap());
+            .stderr(log);
         configure(&dir, &mut command);
         let child = command.spawn().expect("start gestalt-live demo");
         Demo { child, addr, dir }
@@ -98,6 +114,21 @@ impl Demo {
         (status, response)
     }
 
+    /// The JSON body of a GET that must answer 200 (HTTP/1.0, so the body is never chunked).
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> serde_json::Value {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let authorization = token.map(|t| format!("authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let request = format!("GET {path} HTTP/1.0\r\nhost: {}\r\n{authorization}\r\n", self.addr);
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        tokio::time::timeout(TIMEOUT, stream.read_to_end(&mut response)).await.unwrap().unwrap();
+        let text = String::from_utf8_lossy(&response);
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        assert_eq!(head.split_whitespace().nth(1), Some("200"), "GET {path}: {head}");
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
     /// What the demo logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("demo.log")).unwrap_or_default()
@@ -108,6 +139,9 @@ impl Drop for Demo {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if self.dir.as_os_str().is_empty() {
+            return; // restarted: the directory went to the next demo
+        }
         if std::thread::panicking() {
             eprintln!("----- gestalt-live demo log:\n{}", self.log());
         }
