@@ -2,7 +2,9 @@
 //
 // The server is asked for port 0 and tells us the port it got in its "serving http://…" log line, so
 // parallel runs never race for a port.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -52,4 +54,17 @@ export async function startServer(args = ['demo'], { timeoutMs = 30_000, listen 
       return result;
     },
   };
+}
+
+// `gestalt-live demo` writing its simulated cluster's kubeconfig, and a `kubectl` against that cluster (throws
+// with kubectl's stderr when it fails), so a test changes the cluster the way an operator would.
+export async function startDemoWithKubectl(args = [], options = {}) {
+  const kubeconfig = path.join(mkdtempSync(path.join(os.tmpdir(), 'gestalt-e2e-')), 'kubeconfig');
+  const server = await startServer(['demo', '--write-kubeconfig', kubeconfig, ...args], options);
+  const kubectl = (kubectlArgs, input) => {
+    const result = spawnSync('kubectl', ['--kubeconfig', kubeconfig, ...kubectlArgs], { input, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`kubectl ${kubectlArgs.join(' ')} failed: ${result.stderr}`);
+    return result.stdout;
+  };
+  return { server, kubectl };
 }

@@ -1,21 +1,17 @@
 // The kiosk autopilot, end to end: something breaks in the cluster (through kubectl, against the demo's simulated
 // API server), the wall flies to it with a caption, then returns to the overview.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import { launchBrowser, watchConsole } from '../lib/browser.mjs';
-import { startServer } from '../lib/server.mjs';
+import { startDemoWithKubectl } from '../lib/server.mjs';
 
 let server;
+let kubectl;
 let browser;
-const kubeconfig = path.join(mkdtempSync(path.join(os.tmpdir(), 'gestalt-e2e-')), 'kubeconfig');
 
 before(async () => {
-  server = await startServer(['demo', '--write-kubeconfig', kubeconfig]);
+  ({ server, kubectl } = await startDemoWithKubectl());
   browser = await launchBrowser();
 });
 
@@ -23,11 +19,6 @@ after(async () => {
   await browser?.close();
   await server?.stop();
 });
-
-function kubectl(args, input) {
-  const result = spawnSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { input, encoding: 'utf8' });
-  assert.equal(result.status, 0, `kubectl ${args.join(' ')} failed: ${result.stderr}`);
-}
 
 test('the autopilot flies to what breaks, lights it with a caption, and returns to the overview', async () => {
   const page = await browser.newPage();

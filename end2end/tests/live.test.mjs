@@ -1,15 +1,13 @@
 // The live page, end to end: real server binary, real Chromium, real WebGL2.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pngjs from 'pngjs';
 
 import { launchBrowser, watchConsole } from '../lib/browser.mjs';
-import { repoRoot, startServer } from '../lib/server.mjs';
+import { repoRoot, startDemoWithKubectl, startServer } from '../lib/server.mjs';
 
 const { PNG } = pngjs;
 const screenshots = path.join(repoRoot, 'end2end', 'screenshots');
@@ -17,12 +15,12 @@ const screenshots = path.join(repoRoot, 'end2end', 'screenshots');
 const BACKGROUND = [18, 20, 28];
 
 let server;
+// kubectl against the demo's simulated cluster: the tests change it as an operator would.
+let kubectl;
 let browser;
-// The demo writes its simulated cluster's kubeconfig here, so the tests change the cluster with kubectl.
-const kubeconfig = path.join(mkdtempSync(path.join(os.tmpdir(), 'gestalt-e2e-')), 'kubeconfig');
 
 before(async () => {
-  server = await startServer(['demo', '--write-kubeconfig', kubeconfig]);
+  ({ server, kubectl } = await startDemoWithKubectl());
   browser = await launchBrowser();
 });
 
@@ -166,12 +164,6 @@ async function waitForText(locator, pattern, timeout = 10_000) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   assert.fail(`"${text}" never matched ${pattern}`);
-}
-
-function kubectl(args, input) {
-  const result = spawnSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { input, encoding: 'utf8' });
-  assert.equal(result.status, 0, `kubectl ${args.join(' ')} failed: ${result.stderr}`);
-  return result.stdout;
 }
 
 function freePort() {
