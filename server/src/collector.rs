@@ -21,12 +21,13 @@ use std::fmt;
 use topology::entity::Endpoints;
 use topology::{Entity, EntityId, Kind};
 
-/// What a watcher follows: one entity kind, or the core `Endpoints` that are folded into services.
+/// What a watcher follows: one entity kind, or the endpoints that are folded into services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Feed {
     /// Objects that become entities of this kind.
     Kind(Kind),
-    /// Core v1 `Endpoints`: ready / not-ready counts of the service with the same name.
+    /// Ready / not-ready endpoint counts of services: from `EndpointSlice`s (`discovery.k8s.io/v1`, or `v1beta1`
+    /// on servers before 1.21), or from core `v1` `Endpoints` where neither is served.
     Endpoints,
     /// Core v1 `Event`s: recent events, kept in the [`events::EventLog`], not in the topology.
     Events,
@@ -68,8 +69,38 @@ impl fmt::Display for Source {
 pub enum Object {
     /// An entity (boxed: pods are large, and events sit in a channel).
     Entity(Box<Entity>),
-    /// Endpoint counts of a service.
-    Endpoints(EntityId, Endpoints),
+    /// Endpoint counts one object contributes to a service.
+    Endpoints(Box<EndpointPart>),
+}
+
+/// The endpoints one object of the endpoints feed lists for a service. A service has one core `Endpoints` but
+/// may have many `EndpointSlice`s (one per 100 endpoints by default, and one per address family on dual-stack
+/// services), so the owner keeps the parts by object and adds them up per service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointPart {
+    /// The object's own id: the service's id for a core `Endpoints` (same namespace and name), and for a slice an
+    /// id of kind service named after the slice. It only keys the parts (deletes and relists name objects);
+    /// no such entity is ever put in the topology.
+    pub key: EntityId,
+    /// The service the endpoints belong to.
+    pub service: EntityId,
+    /// The addresses' family: a dual-stack service lists each pod once per family, which must not count twice.
+    pub family: AddressFamily,
+    /// Ready and not-ready endpoints in this object.
+    pub counts: Endpoints,
+}
+
+/// An `EndpointSlice`'s `addressType`; core `Endpoints` mix families in one object and count as one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AddressFamily {
+    /// `IPv4` slices.
+    Ipv4,
+    /// `IPv6` slices.
+    Ipv6,
+    /// `FQDN` slices (deprecated upstream, still served).
+    Fqdn,
+    /// A core `Endpoints` object.
+    Core,
 }
 
 impl Object {
@@ -77,7 +108,7 @@ impl Object {
     pub fn id(&self) -> &EntityId {
         match self {
             Object::Entity(e) => &e.id,
-            Object::Endpoints(id, _) => id,
+            Object::Endpoints(part) => &part.key,
         }
     }
 }
@@ -202,7 +233,7 @@ pub async fn start(settings: &Settings) -> Result<owner::Outputs, CollectorError
             continue;
         }
         let options = watch::Options {
-            fallback: plan.fallbacks.contains(&source.feed),
+            fallback: plan.fallbacks.get(&source.feed).copied(),
             streaming_lists: settings.selection.streaming_lists,
         };
         tokio::spawn(watch::task(client.clone(), &cluster, source, options, allow.clone(), tx.clone()));

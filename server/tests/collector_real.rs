@@ -653,20 +653,17 @@ async fn the_collector_follows_a_real_control_plane() {
     let json = server.get("/api/v1/topology").unwrap().1;
     assert!(!json.contains("hunter2"), "an env value leaked into the topology");
     assert!(json.contains("gestalt-sim-1"), "{json}");
-    // The endpoints controller lists the pods' IPs (written by the simulated kubelet) in the service's Endpoints;
-    // the collector folds the counts into the service.
-    within("2 ready endpoints on the service", &client, async || {
-        let topology = server.topology().ok_or("no topology")?;
-        let web = topology
-            .entities()
-            .find(|e| e.kind == Kind::Service && e.namespace() == NS)
-            .ok_or("no service")?;
-        match web.service().and_then(|s| s.endpoints) {
-            Some(counts) if counts.ready == 2 && counts.not_ready == 0 => Ok(()),
-            _ => Err(format!("{:?}", web.details)),
-        }
-    })
-    .await;
+    // The endpoint slice controller lists the pods' IPs (written by the simulated kubelet) in the service's
+    // slices, `discovery.k8s.io/v1beta1` on 1.20 (no `v1`): the collector watches those and folds the counts into
+    // the service.
+    ready_endpoints(&server, &client, 2).await;
+    let log = server.log();
+    assert!(
+        log.lines().any(|l| l.contains("watching this")
+            && l.contains("\"discovery.k8s.io/v1beta1\"")
+            && l.contains("\"endpointslices\"")),
+        "endpoints not watched through v1beta1 slices: {log}"
+    );
 
     // Every pod's health and status as kubectl prints them (kgents has a crash loop and an image pull failure).
     health_matches_kubectl(&server, &cp, &client).await;
@@ -679,6 +676,7 @@ async fn the_collector_follows_a_real_control_plane() {
     // Scale to 3.
     scale(&client, 3).await;
     within("3 pods", &client, async || pods_converge(&server, &client, 3).await).await;
+    ready_endpoints(&server, &client, 3).await;
 
     other_servers_against_the_same_plane(&cp, &site, &client).await;
 
@@ -709,6 +707,22 @@ async fn the_collector_follows_a_real_control_plane() {
     drop(simulate);
     drop(server);
     drop(cp);
+}
+
+/// The service's endpoint counts reach `ready` ready, none not ready.
+async fn ready_endpoints(server: &Server, client: &Client, ready: u32) {
+    within(&format!("{ready} ready endpoints on the service"), client, async || {
+        let topology = server.topology().ok_or("no topology")?;
+        let web = topology
+            .entities()
+            .find(|e| e.kind == Kind::Service && e.namespace() == NS)
+            .ok_or("no service")?;
+        match web.service().and_then(|s| s.endpoints) {
+            Some(counts) if counts.ready == ready && counts.not_ready == 0 => Ok(()),
+            _ => Err(format!("{:?}", web.details)),
+        }
+    })
+    .await;
 }
 
 /// A fake built site, enough for `--site-root`.

@@ -10,12 +10,14 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use common::{within, Demo};
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{Endpoints, Event, Node, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{Event, Node, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 
@@ -160,14 +162,23 @@ const NS: &str = "kgents-agents";
 
 /// Whether `found` holds a finding for each `detector/c/kind/namespace/name` (the demo's cluster name is not
 /// `c`: only the detector and the part after the cluster are compared).
+/// What is missing is printed (the test harness shows it only for a failing test).
 fn has_all(found: &[serde_json::Value], expected: &[&str]) -> bool {
-    expected.iter().all(|want| {
-        let (detector, rest) = want.split_once("/c/").unwrap();
-        found.iter().any(|f| {
-            let key = f["key"].as_str().unwrap_or_default();
-            key.starts_with(&format!("{detector}/")) && key.ends_with(rest)
+    let missing: Vec<&str> = expected
+        .iter()
+        .filter(|want| {
+            let (detector, rest) = want.split_once("/c/").unwrap();
+            !found.iter().any(|f| {
+                let key = f["key"].as_str().unwrap_or_default();
+                key.starts_with(&format!("{detector}/")) && key.ends_with(rest)
+            })
         })
-    })
+        .copied()
+        .collect();
+    if !missing.is_empty() {
+        eprintln!("missing: {missing:?}");
+    }
+    missing.is_empty()
 }
 
 /// A `NotReady` node under memory pressure, a failed job, a service whose only endpoint is not ready, an
@@ -193,10 +204,12 @@ async fn write_node_job_service_claim_and_pod(client: &Client) {
     let service = serde_json::json!({"metadata": {"name": "gl-empty"}, "spec": {"selector": {"app": "gl-nothing"},
         "ports": [{"port": 80}]}});
     services.create(&post, &object(service)).await.unwrap();
-    let endpoints: Api<Endpoints> = Api::namespaced(client.clone(), NS);
-    let empty = serde_json::json!({"metadata": {"name": "gl-empty"}, "subsets": [{"notReadyAddresses": [{"ip": "10.0.0.9"}],
-        "ports": [{"port": 80}]}]});
-    endpoints.create(&post, &object(empty)).await.unwrap();
+    // Its slice lists one endpoint, not ready (the cluster's own controller may rewrite it: still none ready).
+    let slices: Api<EndpointSlice> = Api::namespaced(client.clone(), NS);
+    let empty = serde_json::json!({"metadata": {"name": "gl-empty-x1", "labels": {"kubernetes.io/service-name": "gl-empty"}},
+        "addressType": "IPv4", "endpoints": [{"addresses": ["10.0.0.9"], "conditions": {"ready": false}}],
+        "ports": [{"port": 80}]});
+    slices.create(&post, &object(empty)).await.unwrap();
     let claims: Api<PersistentVolumeClaim> = Api::namespaced(client.clone(), NS);
     let claim = serde_json::json!({"metadata": {"name": "gl-claim"}, "spec": {"accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": "1Gi"}}}});
@@ -283,6 +296,46 @@ fn workload_spec(name: &str, replicas: bool) -> serde_json::Value {
     serde_json::json!({"metadata": {"name": name}, "spec": spec})
 }
 
+/// Now minus `secs`, as the RFC 3339 a status carries.
+fn jiff_now_minus(secs: i64) -> String {
+    let at = std::time::SystemTime::now() - Duration::from_secs(secs.unsigned_abs());
+    let secs = at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    k8s_openapi::jiff::Timestamp::from_second(i64::try_from(secs).unwrap()).unwrap().to_string()
+}
+
+/// The deployment controller's `Progressing` condition: stuck, or done.
+fn progressing(ok: bool) -> serde_json::Value {
+    let (status, reason) =
+        if ok { ("True", "NewReplicaSetAvailable") } else { ("False", "ProgressDeadlineExceeded") };
+    serde_json::json!([{"type": "Progressing", "status": status, "reason": reason,
+        "message": "ReplicaSet \"gl-stuck-1\" has timed out progressing."}])
+}
+
+/// Causes that go away without the object going: the rollout progresses again (its event still lingers), and
+/// the OOM kill is an hour old.
+async fn causes_go_away_while_their_objects_stay(
+    demo: &Demo,
+    deployments: &Api<Deployment>,
+    pods: &Api<Pod>,
+) {
+    let recovered = serde_json::json!({"status": {"replicas": 2, "updatedReplicas": 2, "readyReplicas": 2,
+        "availableReplicas": 2, "conditions": progressing(true)}});
+    deployments.patch_status("gl-stuck", &PatchParams::default(), &Patch::Merge(recovered)).await.unwrap();
+    let old_kill = serde_json::json!({"status": {"containerStatuses": [{"name": "c", "image": "busybox", "imageID": "",
+        "ready": true, "restartCount": 6, "state": {"running": {}},
+        "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled", "finishedAt": jiff_now_minus(3600)}}}]}});
+    pods.patch_status("gl-oom", &PatchParams::default(), &Patch::Merge(old_kill)).await.unwrap();
+    within("the recovered rollout and the old OOM kill to resolve", || async {
+        let resolved = findings(demo, "state=resolved", ADMIN).await;
+        has_all(
+            &resolved,
+            &["rollout-stuck/c/deployment/kgents-agents/gl-stuck", "oom-killed/c/pod/kgents-agents/gl-oom"],
+        )
+        .then_some(())
+    })
+    .await;
+}
+
 /// The workload and pod-status detectors, on causes written through the cluster's API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_when_deleted() {
@@ -295,10 +348,14 @@ async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_
     let client = demo.kube().await;
     let (post, patch) = (PostParams::default(), PatchParams::default());
     let deployments: Api<Deployment> = Api::namespaced(client.clone(), NS);
+    // This cluster runs no controllers (no churn): the tests write the deployment controller's verdicts.
     for name in ["gl-api", "gl-stuck"] {
         deployments.create(&post, &object(workload_spec(name, true))).await.unwrap();
-        let unavailable =
+        let mut unavailable =
             serde_json::json!({"status": {"replicas": 2, "updatedReplicas": 1, "availableReplicas": 0}});
+        if name == "gl-stuck" {
+            unavailable["status"]["conditions"] = progressing(false);
+        }
         deployments.patch_status(name, &patch, &Patch::Merge(unavailable)).await.unwrap();
     }
     let statefulsets: Api<StatefulSet> = Api::namespaced(client.clone(), NS);
@@ -317,10 +374,11 @@ async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_
     }
     // Killed for memory three times; once the engine has seen that, three more restarts make a spike (the
     // restart detector counts restarts within its window, not the lifetime total).
+    let finished = jiff_now_minus(60);
     let oom = |restarts: u32| {
         serde_json::json!({"status": {"phase": "Running", "containerStatuses": [{"name": "c",
         "image": "busybox", "imageID": "", "ready": true, "restartCount": restarts, "state": {"running": {}},
-        "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}})
+        "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled", "finishedAt": finished}}}]}})
     };
     pods.patch_status("gl-oom", &patch, &Patch::Merge(oom(3))).await.unwrap();
     within("the OOM kill seen", || async {
@@ -355,6 +413,7 @@ async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_
         has_all(&findings(&demo, "state=open", ADMIN).await, &expected).then_some(())
     })
     .await;
+    causes_go_away_while_their_objects_stay(&demo, &deployments, &pods).await;
     let gone = DeleteParams::default();
     deployments.delete("gl-api", &gone).await.unwrap();
     deployments.delete("gl-stuck", &gone).await.unwrap();

@@ -215,6 +215,8 @@ const STARTS: [(Start, u64); 9] = [
 
 /// How often expired Events are swept, in simulated seconds.
 const EXPIRY_INTERVAL: i64 = 60;
+/// How often rollouts are checked against their progress deadline, in simulated seconds.
+const DEADLINE_INTERVAL: i64 = 5;
 
 /// The churn's state: its randomness, the work in flight and what it remembers of the cluster's shape.
 #[derive(Debug)]
@@ -225,6 +227,7 @@ pub struct Churn {
     /// The replicas each deployment had when first scaled (by uid): scaling stays around it.
     base_replicas: BTreeMap<String, i64>,
     next_expiry: Option<i64>,
+    next_deadlines: Option<i64>,
     failures: u64,
 }
 
@@ -237,6 +240,7 @@ impl Churn {
             seq: 0,
             base_replicas: BTreeMap::new(),
             next_expiry: None,
+            next_deadlines: None,
             failures: 0,
         }
     }
@@ -249,6 +253,13 @@ impl Churn {
             if let Err(error) = events::expire(store, now) {
                 self.failures += 1;
                 tracing::warn!(error = %error_chain(&error), "churn: expiring events failed");
+            }
+        }
+        if self.next_deadlines.is_none_or(|at| now >= at) {
+            self.next_deadlines = Some(now + DEADLINE_INTERVAL);
+            if let Err(error) = controllers::progress_deadlines(store, now, &mut self.rng) {
+                self.failures += 1;
+                tracing::warn!(error = %error_chain(&error), "churn: checking progress deadlines failed");
             }
         }
         match self.try_step(store, now) {

@@ -42,6 +42,7 @@ fn crashed(pod: &Entity) -> Entity {
             restarts: 4,
             state: ContainerState::Waiting { reason: Some(Reason::CrashLoopBackOff) },
             last_termination: Some(Reason::OOMKilled),
+            last_termination_at: None,
         };
     }
     pod

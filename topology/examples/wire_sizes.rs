@@ -23,6 +23,7 @@ fn pod_status_change_bytes(topology: &Topology, pod: &EntityId) -> usize {
             restarts: 4,
             state: ContainerState::Waiting { reason: Some(Reason::CrashLoopBackOff) },
             last_termination: Some(Reason::OOMKilled),
+            last_termination_at: None,
         };
     }
     let mut tx = owner.transaction();

@@ -58,7 +58,7 @@ fn arb_container_status() -> impl Strategy<Value = ContainerStatus> {
         }),
     ];
     (any::<bool>(), 0..4_u32, state, arb_reason()).prop_map(|(ready, restarts, state, last_termination)| {
-        ContainerStatus { ready, restarts, state, last_termination }
+        ContainerStatus { ready, restarts, state, last_termination, last_termination_at: None }
     })
 }
 
@@ -111,7 +111,7 @@ fn arb_details(kind: Kind, namespace: &'static str) -> BoxedStrategy<Details> {
                         updated: desired,
                     },
                     selector: LabelSelector::equality([("app", app)]),
-                    misscheduled: 0,
+                    ..WorkloadInfo::default()
                 })
             })
             .boxed(),

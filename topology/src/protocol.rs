@@ -26,7 +26,7 @@ use crate::{
 };
 
 /// The version of this protocol. Bump it on any change to the messages or to the types they contain.
-pub const PROTOCOL_VERSION: u16 = 2;
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// Why a message could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]

@@ -20,7 +20,7 @@ use topology::entity::{Endpoints, Usage};
 use topology::{Details, Diff, Entity, EntityId, Topology, Transaction};
 
 use super::events::{EventLog, EVENT_CAPACITY};
-use super::{Event, Feed, FeedStatus, Object, Source, Update};
+use super::{AddressFamily, EndpointPart, Event, Feed, FeedStatus, Object, Source, Update};
 
 /// How many diffs the broadcast channel holds for a slow receiver before it lags.
 pub const DIFF_CAPACITY: usize = 1024;
@@ -288,14 +288,63 @@ impl Owner {
 /// State derived from more than one object.
 #[derive(Default)]
 struct Derived {
-    /// Endpoint counts by service id, folded into the service entity whenever either side changes.
-    endpoints: HashMap<EntityId, Endpoints>,
+    /// Endpoint counts, by the object they come from, folded into the service entity whenever either side changes.
+    endpoints: EndpointParts,
     /// The config maps and secrets each pod reads (by name: they are never watched).
     pod_refs: HashMap<EntityId, Vec<EntityId>>,
     /// How many pods read each reference; the reference entity exists while this is positive.
     ref_counts: HashMap<EntityId, u32>,
     /// The usage last published for each pod and node (kept across re-projections, which know none).
     usage: HashMap<EntityId, Usage>,
+}
+
+/// The endpoint parts (slices, or one core `Endpoints` per service) and which belong to each service.
+#[derive(Default)]
+struct EndpointParts {
+    parts: HashMap<EntityId, EndpointPart>,
+    by_service: HashMap<EntityId, HashSet<EntityId>>,
+}
+
+impl EndpointParts {
+    /// Stores a part; returns the services whose counts it changed (two when a slice moved to another service).
+    fn insert(&mut self, part: EndpointPart) -> Vec<EntityId> {
+        let mut changed = vec![part.service.clone()];
+        if let Some(old) = self.remove(&part.key).filter(|old| *old != part.service) {
+            changed.push(old);
+        }
+        self.by_service.entry(part.service.clone()).or_default().insert(part.key.clone());
+        self.parts.insert(part.key.clone(), part);
+        changed
+    }
+
+    /// Forgets a part; returns its service.
+    fn remove(&mut self, key: &EntityId) -> Option<EntityId> {
+        let part = self.parts.remove(key)?;
+        if let Some(keys) = self.by_service.get_mut(&part.service) {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.by_service.remove(&part.service);
+            }
+        }
+        Some(part.service)
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &EntityId> {
+        self.parts.keys()
+    }
+
+    /// A service's counts: its parts added up per address family, and the family listing the most endpoints
+    /// taken (a dual-stack service lists every pod in an IPv4 and an IPv6 slice). `None` when nothing lists
+    /// endpoints for it: unknown, which is not the same as zero.
+    fn of(&self, service: &EntityId) -> Option<Endpoints> {
+        let mut families: BTreeMap<AddressFamily, Endpoints> = BTreeMap::new();
+        for part in self.by_service.get(service)?.iter().filter_map(|k| self.parts.get(k)) {
+            let sum = families.entry(part.family).or_default();
+            sum.ready += part.counts.ready;
+            sum.not_ready += part.counts.not_ready;
+        }
+        families.into_values().max_by_key(|c| (c.ready + c.not_ready, c.ready))
+    }
 }
 
 fn set_status(status: &mut BTreeMap<Source, FeedStatus>, source: Source, new: &FeedStatus) -> bool {
@@ -308,16 +357,17 @@ fn apply(tx: &mut Transaction<'_>, derived: &mut Derived, object: Object) {
     match object {
         Object::Entity(mut entity) => {
             if let Details::Service(svc) = &mut entity.details {
-                svc.endpoints = derived.endpoints.get(&entity.id).copied();
+                svc.endpoints = derived.endpoints.of(&entity.id);
             }
             if let Some(usage) = derived.usage.get(&entity.id) {
                 entity.usage = Some(*usage);
             }
             upsert(tx, derived, *entity);
         }
-        Object::Endpoints(id, counts) => {
-            derived.endpoints.insert(id.clone(), counts);
-            refresh_service(tx, &id, Some(counts));
+        Object::Endpoints(part) => {
+            for service in derived.endpoints.insert(*part) {
+                refresh_service(tx, &service, derived.endpoints.of(&service));
+            }
         }
     }
 }
@@ -326,8 +376,9 @@ fn delete(tx: &mut Transaction<'_>, derived: &mut Derived, feed: Feed, id: &Enti
     match feed {
         Feed::Kind(_) => remove(tx, derived, id),
         Feed::Endpoints => {
-            derived.endpoints.remove(id);
-            refresh_service(tx, id, None);
+            if let Some(service) = derived.endpoints.remove(id) {
+                refresh_service(tx, &service, derived.endpoints.of(&service));
+            }
         }
         // The events watcher writes its log itself and sends the owner only its status; metrics send usage.
         Feed::Events | Feed::Metrics => {}
@@ -353,8 +404,9 @@ fn replace(tx: &mut Transaction<'_>, derived: &mut Derived, source: &Source, see
             let gone: Vec<EntityId> =
                 derived.endpoints.keys().filter(|id| in_scope(id) && !seen.contains(*id)).cloned().collect();
             for id in gone {
-                derived.endpoints.remove(&id);
-                refresh_service(tx, &id, None);
+                if let Some(service) = derived.endpoints.remove(&id) {
+                    refresh_service(tx, &service, derived.endpoints.of(&service));
+                }
             }
         }
         Feed::Events | Feed::Metrics => {}
@@ -589,23 +641,83 @@ mod tests {
         assert_eq!(outputs.status.borrow()[&pods()], FeedStatus::Error("410 Gone".into()));
     }
 
+    fn part(key: &str, service: &str, family: AddressFamily, ready: u32, not_ready: u32) -> Object {
+        Object::Endpoints(Box::new(EndpointPart {
+            key: EntityId::new("c", Kind::Service, "ns", key),
+            service: EntityId::new("c", Kind::Service, "ns", service),
+            family,
+            counts: Endpoints { ready, not_ready },
+        }))
+    }
+
     #[test]
     fn endpoint_counts_fold_into_their_service_whichever_comes_first() {
         let services = source(Feed::Kind(Kind::Service));
         let endpoints = source(Feed::Endpoints);
         let id = EntityId::new("c", Kind::Service, "ns", "web");
         let counts = Endpoints { ready: 2, not_ready: 1 };
+        let core = || part("web", "web", AddressFamily::Core, 2, 1);
         let (mut owner, _outputs) = Owner::new(Topology::new(), [services.clone(), endpoints.clone()]);
-        owner.apply_batch([up(&endpoints, Event::Apply(Object::Endpoints(id.clone(), counts)))]);
+        owner.apply_batch([up(&endpoints, Event::Apply(core()))]);
         owner.apply_batch([up(&services, Event::Apply(service("web")))]);
         assert_eq!(owner.topology.get(&id).unwrap().service().unwrap().endpoints, Some(counts));
         owner.apply_batch([up(&endpoints, Event::Delete(id.clone()))]);
         assert_eq!(owner.topology.get(&id).unwrap().service().unwrap().endpoints, None);
-        owner.apply_batch([up(&endpoints, Event::Apply(Object::Endpoints(id.clone(), counts)))]);
+        owner.apply_batch([up(&endpoints, Event::Apply(core()))]);
         assert_eq!(owner.topology.get(&id).unwrap().service().unwrap().endpoints, Some(counts));
         // A relist without it clears the counts, the service stays.
         owner.apply_batch(listed(&endpoints, vec![]));
         assert_eq!(owner.topology.get(&id).unwrap().service().unwrap().endpoints, None);
+    }
+
+    #[test]
+    fn slices_add_up_per_service_and_a_dual_stack_service_counts_each_pod_once() {
+        let services = source(Feed::Kind(Kind::Service));
+        let endpoints = source(Feed::Endpoints);
+        let (mut owner, _outputs) = Owner::new(Topology::new(), [services.clone(), endpoints.clone()]);
+        owner.apply_batch([
+            up(&services, Event::Apply(service("web"))),
+            up(&services, Event::Apply(service("api"))),
+        ]);
+        let counts = |owner: &Owner, name: &str| {
+            owner
+                .topology
+                .get(&EntityId::new("c", Kind::Service, "ns", name))
+                .unwrap()
+                .service()
+                .unwrap()
+                .endpoints
+        };
+        let v4 = AddressFamily::Ipv4;
+        owner.apply_batch(listed(
+            &endpoints,
+            vec![
+                part("web-a", "web", v4, 100, 0),
+                part("web-b", "web", v4, 3, 2),
+                part("web-6", "web", AddressFamily::Ipv6, 103, 2),
+                part("api-a", "api", v4, 0, 0),
+            ],
+        ));
+        assert_eq!(counts(&owner, "web"), Some(Endpoints { ready: 103, not_ready: 2 }));
+        // A slice with no endpoints says zero, which is not unknown.
+        assert_eq!(counts(&owner, "api"), Some(Endpoints { ready: 0, not_ready: 0 }));
+        // One slice changes, one goes: the rest still counts.
+        owner.apply_batch([up(&endpoints, Event::Apply(part("web-b", "web", v4, 5, 0)))]);
+        assert_eq!(counts(&owner, "web"), Some(Endpoints { ready: 105, not_ready: 0 }));
+        owner.apply_batch([up(&endpoints, Event::Delete(EntityId::new("c", Kind::Service, "ns", "web-a")))]);
+        assert_eq!(
+            counts(&owner, "web"),
+            Some(Endpoints { ready: 103, not_ready: 2 }),
+            "the IPv6 slice now lists more"
+        );
+        // A slice relabelled to another service leaves the first one.
+        owner.apply_batch([up(&endpoints, Event::Apply(part("web-6", "api", AddressFamily::Ipv6, 1, 0)))]);
+        assert_eq!(counts(&owner, "web"), Some(Endpoints { ready: 5, not_ready: 0 }));
+        assert_eq!(counts(&owner, "api"), Some(Endpoints { ready: 1, not_ready: 0 }));
+        // A relist keeps exactly what it lists.
+        owner.apply_batch(listed(&endpoints, vec![part("api-a", "api", v4, 2, 0)]));
+        assert_eq!(counts(&owner, "web"), None);
+        assert_eq!(counts(&owner, "api"), Some(Endpoints { ready: 2, not_ready: 0 }));
     }
 
     fn pod_mounting(name: &str, refs: &[(Kind, &str)]) -> Object {

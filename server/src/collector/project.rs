@@ -13,10 +13,13 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1 as core;
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector as K8sSelector, ObjectMeta, Time};
 use kube::core::DynamicObject;
+
+use super::{AddressFamily, EndpointPart};
 use topology::entity::Cond;
 use topology::entity::{
     Container, ContainerState, ContainerStatus, CronJobInfo, Endpoints, HpaInfo, IngressInfo, JobInfo,
@@ -218,16 +221,13 @@ fn containers(spec: &[core::Container], statuses: Option<&Vec<core::ContainerSta
             out.requests = resources(resources_spec.and_then(|r| r.requests.as_ref()));
             out.limits = resources(resources_spec.and_then(|r| r.limits.as_ref()));
             if let Some(s) = statuses.into_iter().flatten().find(|s| s.name == c.name) {
+                let last = s.last_state.as_ref().and_then(|l| l.terminated.as_ref());
                 out.status = ContainerStatus {
                     ready: s.ready,
                     restarts: count(Some(s.restart_count)),
                     state: container_state(s.state.as_ref()),
-                    last_termination: s
-                        .last_state
-                        .as_ref()
-                        .and_then(|l| l.terminated.as_ref())
-                        .and_then(|t| t.reason.as_deref())
-                        .map(Reason::parse),
+                    last_termination: last.and_then(|t| t.reason.as_deref()).map(Reason::parse),
+                    last_termination_at: last.and_then(|t| t.finished_at.as_ref()).map(seconds),
                 };
             }
             out
@@ -355,15 +355,58 @@ pub fn service_to_entity(cluster: &str, svc: &core::Service) -> Option<Entity> {
     Some(e)
 }
 
-/// The service an `Endpoints` object belongs to (same namespace and name) and its ready / not-ready counts.
-pub fn endpoints_counts(cluster: &str, ep: &core::Endpoints) -> Option<(EntityId, Endpoints)> {
-    let id = base(cluster, Kind::Service, &ep.metadata)?.id;
+/// The endpoints of a core `Endpoints` object: of the service with the same namespace and name, all addresses of
+/// all its subsets.
+pub fn endpoints_part(cluster: &str, ep: &core::Endpoints) -> Option<EndpointPart> {
+    let service = base(cluster, Kind::Service, &ep.metadata)?.id;
     let mut counts = Endpoints::default();
     for subset in ep.subsets.iter().flatten() {
         counts.ready += subset.addresses.as_ref().map_or(0, |a| a.len() as u32);
         counts.not_ready += subset.not_ready_addresses.as_ref().map_or(0, |a| a.len() as u32);
     }
-    Some((id, counts))
+    Some(EndpointPart { key: service.clone(), service, family: AddressFamily::Core, counts })
+}
+
+/// The label an `EndpointSlice` names its service with; slices without one (made by hand, for no service) are
+/// not about a service we show.
+const SERVICE_NAME: &str = "kubernetes.io/service-name";
+
+/// The endpoints of an `EndpointSlice`: one per endpoint (a pod), ready unless its `ready` condition is false
+/// (unset means ready, as the API documents). Terminating endpoints are left out, as core `Endpoints` leave out
+/// terminating pods: a pod on its way out is neither serving capacity nor a problem to report.
+pub fn endpoint_slice_part(cluster: &str, slice: &EndpointSlice) -> Option<EndpointPart> {
+    let key = base(cluster, Kind::Service, &slice.metadata)?.id;
+    let service = slice.metadata.labels.as_ref()?.get(SERVICE_NAME)?;
+    let service = EntityId::new(cluster, Kind::Service, key.namespace(), service.as_str());
+    service.validate().ok()?;
+    let family = match slice.address_type.as_str() {
+        "IPv4" => AddressFamily::Ipv4,
+        "IPv6" => AddressFamily::Ipv6,
+        _ => AddressFamily::Fqdn,
+    };
+    let mut counts = Endpoints::default();
+    for endpoint in &slice.endpoints {
+        let conditions = endpoint.conditions.as_ref();
+        if conditions.and_then(|c| c.terminating) == Some(true) {
+            continue;
+        }
+        if conditions.and_then(|c| c.ready) == Some(false) {
+            counts.not_ready += 1;
+        } else {
+            counts.ready += 1;
+        }
+    }
+    Some(EndpointPart { key, service, family, counts })
+}
+
+/// A `discovery.k8s.io/v1beta1` endpoint slice (servers before 1.21), read as a dynamic object: relabelled `v1`
+/// and read as such. Its `topology` map is dropped by the `v1` type; every field [`endpoint_slice_part`] reads
+/// has the same shape.
+pub fn endpoint_slice_v1beta1_part(cluster: &str, object: &DynamicObject) -> Option<EndpointPart> {
+    let mut json = serde_json::to_value(object).ok()?;
+    json["apiVersion"] = "discovery.k8s.io/v1".into();
+    json["kind"] = "EndpointSlice".into();
+    endpoint_slice_part(cluster, &serde_json::from_value(json).ok()?)
 }
 
 fn workload(
@@ -374,7 +417,7 @@ fn workload(
     sel: Option<&K8sSelector>,
 ) -> Option<Entity> {
     let mut e = base(cluster, kind, meta)?;
-    let info = WorkloadInfo { replicas, selector: selector(sel), misscheduled: 0 };
+    let info = WorkloadInfo { replicas, selector: selector(sel), ..WorkloadInfo::default() };
     info.selector.validate().ok()?;
     e.details = Details::Workload(info);
     Some(e)
@@ -390,7 +433,16 @@ pub fn deployment_to_entity(cluster: &str, d: &Deployment) -> Option<Entity> {
         available: count(s.and_then(|s| s.available_replicas)),
         updated: count(s.and_then(|s| s.updated_replicas)),
     };
-    workload(cluster, Kind::Deployment, &d.metadata, replicas, d.spec.as_ref().map(|s| &s.selector))
+    let mut e =
+        workload(cluster, Kind::Deployment, &d.metadata, replicas, d.spec.as_ref().map(|s| &s.selector))?;
+    if let Details::Workload(w) = &mut e.details {
+        w.progress_deadline_exceeded = s.and_then(|s| s.conditions.as_ref()).into_iter().flatten().any(|c| {
+            c.type_ == "Progressing"
+                && c.status == "False"
+                && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+        });
+    }
+    Some(e)
 }
 
 /// A replica set.

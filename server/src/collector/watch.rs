@@ -8,17 +8,19 @@
 //!
 //! **Discovery and fallbacks.** Before starting, the group versions we speak are asked for their resources
 //! (`/api/v1`, `/apis/<group>/<version>`): a kind the server lacks is reported [`FeedStatus::Missing`] and not
-//! watched. What we speak, by choice:
-//! - endpoint counts from core `v1/endpoints` only (served by every version; `EndpointSlice` is not needed for
-//!   two counts, and 1.20 only has its `v1beta1`);
-//! - `batch/v1` `CronJob`, falling back to `batch/v1beta1` (servers before 1.21) read as a `DynamicObject`
-//!   (k8s-openapi has no `v1beta1` types) and projected from its JSON;
+//! watched. A feed tries its versions in order and watches the first one served:
+//! - endpoint counts from `discovery.k8s.io/v1` `EndpointSlice`s, then `v1beta1` (1.17–1.20, read as a
+//!   `DynamicObject`: k8s-openapi has no `v1beta1` types, and the fields we read kept their shape), then core
+//!   `v1` `Endpoints` (deprecated since 1.33, but the only choice on servers without slices). Slices are the
+//!   source of truth on current servers: core `Endpoints` stop at 1000 addresses, and the mirroring of slices
+//!   into them is going away;
+//! - `batch/v1` `CronJob`, falling back to `batch/v1beta1` (servers before 1.21), read the same way;
 //! - `autoscaling/v1` HPAs (served everywhere; `v2` adds metric details the model does not carry).
 //!
 //! A 403 becomes [`FeedStatus::Forbidden`] for that watcher alone; it keeps retrying with backoff (RBAC may be
 //! granted later), and the other watchers are unaffected. Secrets are never requested.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Debug;
 use std::future::Future;
 use std::pin::Pin;
@@ -29,6 +31,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet}
 use k8s_openapi::api::autoscaling::v1::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::{CronJob, Job};
 use k8s_openapi::api::core::v1::{Endpoints, Namespace, Node, PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::core::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::{watcher, WatchStreamExt};
@@ -46,7 +49,7 @@ pub const FEEDS: [(Feed, &str, &str); 15] = [
     (Feed::Kind(Kind::Node), "v1", "nodes"),
     (Feed::Kind(Kind::Pod), "v1", "pods"),
     (Feed::Kind(Kind::Service), "v1", "services"),
-    (Feed::Endpoints, "v1", "endpoints"),
+    (Feed::Endpoints, "discovery.k8s.io/v1", "endpointslices"),
     (Feed::Events, "v1", "events"),
     (Feed::Kind(Kind::PersistentVolumeClaim), "v1", "persistentvolumeclaims"),
     (Feed::Kind(Kind::Deployment), "apps/v1", "deployments"),
@@ -59,10 +62,14 @@ pub const FEEDS: [(Feed, &str, &str); 15] = [
     (Feed::Kind(Kind::HorizontalPodAutoscaler), "autoscaling/v1", "horizontalpodautoscalers"),
 ];
 
-/// Older versions tried when a feed's version in [`FEEDS`] is not served: `batch/v1beta1` cron jobs (servers
-/// before 1.21), read as dynamic objects because k8s-openapi has no `v1beta1` types; their JSON has the same
-/// shape for every field the projection reads.
-pub const FALLBACKS: [(Feed, &str, &str); 1] = [(Feed::Kind(Kind::CronJob), "batch/v1beta1", "cronjobs")];
+/// What a feed falls back to, in order, when its version in [`FEEDS`] is not served: `v1beta1` endpoint slices
+/// and cron jobs (servers before 1.21), read as dynamic objects because k8s-openapi has no `v1beta1` types (their
+/// JSON has the same shape for every field the projections read), and last the core `Endpoints`.
+pub const FALLBACKS: [(Feed, &str, &str); 3] = [
+    (Feed::Endpoints, "discovery.k8s.io/v1beta1", "endpointslices"),
+    (Feed::Endpoints, "v1", "endpoints"),
+    (Feed::Kind(Kind::CronJob), "batch/v1beta1", "cronjobs"),
+];
 
 /// Why the collector could not start.
 #[derive(Debug, thiserror::Error)]
@@ -90,8 +97,8 @@ pub struct Plan {
     pub sources: Vec<Source>,
     /// Feeds the server lacks (reported as missing).
     pub missing: Vec<Source>,
-    /// Feeds served only in their [`FALLBACKS`] version.
-    pub fallbacks: BTreeSet<Feed>,
+    /// Feeds served only in one of their [`FALLBACKS`]: the group version watched.
+    pub fallbacks: BTreeMap<Feed, &'static str>,
 }
 
 /// Asks the server which of [`FEEDS`] it serves and plans one watcher per feed (and namespace).
@@ -126,9 +133,9 @@ pub async fn plan(client: &Client, selection: &Selection) -> Result<Plan, WatchE
         });
         if served.contains(&(gv.to_owned(), resource.to_owned())) {
             plan.sources.extend(sources);
-        } else if let Some((_, old, _)) = fallback {
-            tracing::info!(%feed, group_version = old, "served only in an older version: watching that");
-            plan.fallbacks.insert(feed);
+        } else if let Some((_, old, resource)) = fallback {
+            tracing::info!(%feed, group_version = old, resource, "not served in its first version: watching this");
+            plan.fallbacks.insert(feed, old);
             plan.sources.extend(sources);
         } else {
             tracing::warn!(%feed, group_version = gv, "not served by this API server: skipped");
@@ -160,8 +167,8 @@ type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// How one watcher runs.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Options {
-    /// Watch the feed's [`FALLBACKS`] version.
-    pub fallback: bool,
+    /// Watch this [`FALLBACKS`] version of the feed instead of its first one.
+    pub fallback: Option<&'static str>,
     /// Ask for the initial list as a streaming watch.
     pub streaming_lists: bool,
 }
@@ -204,10 +211,24 @@ pub fn task(
         Feed::Kind(Kind::Node) => cluster_feed!(Node, project::node_to_entity),
         Feed::Kind(Kind::Pod) => feed!(Pod, project::pod_to_entity),
         Feed::Kind(Kind::Service) => feed!(Service, project::service_to_entity),
-        Feed::Endpoints => {
+        Feed::Endpoints if fallback == Some("v1") => {
             let c = Arc::clone(cluster);
             Box::pin(run::<Endpoints>(api(&client, &source), source, streaming_lists, tx, move |o| {
-                project::endpoints_counts(&c, o).map(|(id, counts)| Object::Endpoints(id, counts))
+                project::endpoints_part(&c, o).map(|p| Object::Endpoints(Box::new(p)))
+            }))
+        }
+        Feed::Endpoints if fallback.is_some() => {
+            let c = Arc::clone(cluster);
+            let api =
+                dynamic(client, &source, ("discovery.k8s.io", "v1beta1", "EndpointSlice", "endpointslices"));
+            Box::pin(run::<DynamicObject>(api, source, streaming_lists, tx, move |o| {
+                project::endpoint_slice_v1beta1_part(&c, o).map(|p| Object::Endpoints(Box::new(p)))
+            }))
+        }
+        Feed::Endpoints => {
+            let c = Arc::clone(cluster);
+            Box::pin(run::<EndpointSlice>(api(&client, &source), source, streaming_lists, tx, move |o| {
+                project::endpoint_slice_part(&c, o).map(|p| Object::Endpoints(Box::new(p)))
             }))
         }
         Feed::Kind(Kind::PersistentVolumeClaim) => feed!(PersistentVolumeClaim, project::pvc_to_entity),
@@ -216,16 +237,9 @@ pub fn task(
         Feed::Kind(Kind::StatefulSet) => feed!(StatefulSet, project::statefulset_to_entity),
         Feed::Kind(Kind::DaemonSet) => feed!(DaemonSet, project::daemonset_to_entity),
         Feed::Kind(Kind::Job) => feed!(Job, project::job_to_entity),
-        Feed::Kind(Kind::CronJob) if fallback => {
+        Feed::Kind(Kind::CronJob) if fallback.is_some() => {
             let c = Arc::clone(cluster);
-            let resource = ApiResource::from_gvk_with_plural(
-                &GroupVersionKind::gvk("batch", "v1beta1", "CronJob"),
-                "cronjobs",
-            );
-            let api = match &source.namespace {
-                Some(ns) => Api::<DynamicObject>::namespaced_with(client, ns, &resource),
-                None => Api::<DynamicObject>::all_with(client, &resource),
-            };
+            let api = dynamic(client, &source, ("batch", "v1beta1", "CronJob", "cronjobs"));
             Box::pin(run::<DynamicObject>(api, source, streaming_lists, tx, move |o| {
                 project::cronjob_v1beta1_to_entity(&c, o).map(|e| Object::Entity(Box::new(e)))
             }))
@@ -238,6 +252,19 @@ pub fn task(
         Feed::Events | Feed::Metrics | Feed::Kind(Kind::Cluster | Kind::ConfigMap | Kind::Secret) => {
             Box::pin(async {})
         }
+    }
+}
+
+/// A dynamic API for a version k8s-openapi has no types for: (group, version, kind, plural).
+fn dynamic(
+    client: Client,
+    source: &Source,
+    (group, version, kind, plural): (&str, &str, &str, &str),
+) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural);
+    match &source.namespace {
+        Some(ns) => Api::namespaced_with(client, ns, &resource),
+        None => Api::all_with(client, &resource),
     }
 }
 

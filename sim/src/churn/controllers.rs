@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::kubelet::is_ready;
 use super::Result;
-use crate::clock::rfc3339;
+use crate::clock::{parse_rfc3339, rfc3339};
 use crate::resource::{
     ResourceId, DAEMONSETS, DEPLOYMENTS, ENDPOINTS, ENDPOINTSLICES, HPAS, PODS, REPLICASETS, SERVICES,
     STATEFULSETS,
@@ -125,6 +125,30 @@ pub(crate) fn reconcile(store: &Store, namespace: &str, now: i64, rng: &mut Rng)
     Ok(())
 }
 
+/// The deployment controller's deadline check: it re-examines a rollout when its progress deadline passes, with
+/// nothing else changing. Every namespace holding a rollout whose deadline passed without progress is reconciled
+/// (which marks it `ProgressDeadlineExceeded`); finished and already stuck rollouts are skipped, so this costs a
+/// scan of the deployments and nothing more on a calm cluster.
+pub(crate) fn progress_deadlines(store: &Store, now: i64, rng: &mut Rng) -> Result<()> {
+    let due: std::collections::BTreeSet<String> = store
+        .list(DEPLOYMENTS, &Filter::default(), None, None)?
+        .items
+        .iter()
+        .filter(|d| {
+            let conditions = d["status"]["conditions"].as_array();
+            let progressing = conditions.and_then(|c| c.iter().find(|c| c["type"] == "Progressing"));
+            let Some(p) = progressing.filter(|p| p["reason"] == "ReplicaSetUpdated") else { return false };
+            let deadline = d["spec"]["progressDeadlineSeconds"].as_i64().unwrap_or(600);
+            p["lastUpdateTime"].as_str().and_then(parse_rfc3339).is_some_and(|at| now - at > deadline)
+        })
+        .filter_map(|d| d["metadata"]["namespace"].as_str().map(str::to_owned))
+        .collect();
+    for ns in due {
+        reconcile(store, &ns, now, rng)?;
+    }
+    Ok(())
+}
+
 /// Writes `status` unless `object` already has it (the comparison is cheaper than a write that changes nothing).
 fn write_status(store: &Store, resource: ResourceId, object: &Value, status: Value) -> Result<()> {
     if object["status"] == status {
@@ -174,13 +198,34 @@ pub(crate) fn deployment_status(deploy: &Value, sets: &[&Arc<Value>], now: i64) 
         condition(old, "Available", false, "MinimumReplicasUnavailable", message, now)
     };
     let done = updated == wanted && current_available == wanted && replicas == wanted;
-    let progressing = if done {
+    // The controller's progress deadline: a rollout that made no progress (no replica count moved) for
+    // `progressDeadlineSeconds` is reported stuck, and stays so until it progresses again.
+    let before = &deploy["status"];
+    let moved = [("replicas", replicas), ("updatedReplicas", updated), ("availableReplicas", available)]
+        .iter()
+        .any(|(field, now)| before[*field].as_i64().unwrap_or(0) != *now);
+    let previous = old.as_array().and_then(|c| c.iter().find(|c| c["type"] == "Progressing"));
+    let last_progress = previous
+        .filter(|_| !moved)
+        .and_then(|p| p["lastUpdateTime"].as_str())
+        .and_then(parse_rfc3339)
+        .unwrap_or(now);
+    let deadline = deploy["spec"]["progressDeadlineSeconds"].as_i64().unwrap_or(600);
+    let was_stuck = previous.is_some_and(|p| p["reason"] == "ProgressDeadlineExceeded");
+    let mut progressing = if done {
         let message = format!("ReplicaSet \"{current_name}\" has successfully progressed.");
         condition(old, "Progressing", true, "NewReplicaSetAvailable", &message, now)
+    } else if now - last_progress > deadline || (was_stuck && !moved) {
+        let message = format!("ReplicaSet \"{current_name}\" has timed out progressing.");
+        condition(old, "Progressing", false, "ProgressDeadlineExceeded", &message, now)
     } else {
         let message = format!("ReplicaSet \"{current_name}\" is progressing.");
         condition(old, "Progressing", true, "ReplicaSetUpdated", &message, now)
     };
+    if !done {
+        // The last progress, which the deadline counts from.
+        progressing["lastUpdateTime"] = json!(rfc3339(last_progress));
+    }
     available_condition["lastUpdateTime"] = available_condition["lastTransitionTime"].clone();
     let mut status = json!({"observedGeneration": deploy["metadata"]["generation"], "replicas": replicas,
                             "updatedReplicas": updated, "readyReplicas": ready, "availableReplicas": available,

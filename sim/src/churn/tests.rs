@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use k8s_openapi::api::{apps, autoscaling, batch, core, discovery, networking};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::controllers::{controlled_by, selects};
 use super::kubelet::is_ready as is_ready_pod;
@@ -314,4 +314,34 @@ fn a_deleted_preview_namespace_leaves_nothing_behind() {
             assert!(store.list(id, &filter, None, None).unwrap().items.is_empty(), "{id} left in {ns}");
         }
     }
+}
+
+#[test]
+fn a_rollout_without_progress_past_its_deadline_is_stuck_until_it_progresses() {
+    let revision = json!({"deployment.kubernetes.io/revision": "2"});
+    let mut deploy = json!({"metadata": {"name": "web", "generation": 2, "annotations": revision},
+                            "spec": {"replicas": 2, "progressDeadlineSeconds": 60}, "status": {}});
+    let rs = |available: i64| {
+        Arc::new(json!({"metadata": {"name": "web-2", "annotations": revision},
+                        "status": {"replicas": 2, "readyReplicas": available, "availableReplicas": available}}))
+    };
+    let progressing = |deploy: &Value| {
+        let conditions = deploy["status"]["conditions"].as_array().unwrap();
+        let p = conditions.iter().find(|c| c["type"] == "Progressing").unwrap();
+        (p["status"].as_str().unwrap().to_owned(), p["reason"].as_str().unwrap().to_owned())
+    };
+    let step = |deploy: &mut Value, available: i64, now: i64| {
+        let sets = [rs(available)];
+        deploy["status"] =
+            super::controllers::deployment_status(deploy, &sets.iter().collect::<Vec<_>>(), now);
+        progressing(deploy)
+    };
+    let updated = ("True".to_owned(), "ReplicaSetUpdated".to_owned());
+    let stuck = ("False".to_owned(), "ProgressDeadlineExceeded".to_owned());
+    assert_eq!(step(&mut deploy, 0, NOW), updated);
+    assert_eq!(step(&mut deploy, 1, NOW + 50), updated, "one pod became available: progress");
+    assert_eq!(step(&mut deploy, 1, NOW + 100), updated, "50 s since the last progress");
+    assert_eq!(step(&mut deploy, 1, NOW + 111), stuck);
+    assert_eq!(step(&mut deploy, 1, NOW + 5000), stuck, "stuck stays stuck");
+    assert_eq!(step(&mut deploy, 2, NOW + 5001), ("True".to_owned(), "NewReplicaSetAvailable".to_owned()));
 }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     entity::{
         Container, ContainerStatus, Details, Endpoints, Entity, PodConditions, PodInfo, PodPhase, Reason,
-        Replicas, Usage,
+        Replicas, ServiceInfo, Usage, WorkloadInfo,
     },
     id::Ref,
     labels::Labels,
@@ -107,14 +107,12 @@ pub(crate) fn diff_entity(old: &Entity, new: &Entity) -> Vec<Change> {
     }
     match (&old.details, &new.details) {
         (Details::Pod(a), Details::Pod(b)) => diff_pod(a, b, &mut out),
-        (Details::Workload(a), Details::Workload(b)) if a.selector == b.selector => {
+        (Details::Workload(a), Details::Workload(b)) if same_but_replicas(a, b) => {
             if a.replicas != b.replicas {
                 out.push(Change::Replicas(b.replicas));
             }
         }
-        (Details::Service(a), Details::Service(b))
-            if a.service_type == b.service_type && a.headless == b.headless && a.selector == b.selector =>
-        {
+        (Details::Service(a), Details::Service(b)) if same_but_endpoints(a, b) => {
             if a.endpoints != b.endpoints {
                 out.push(Change::Endpoints(b.endpoints));
             }
@@ -126,6 +124,21 @@ pub(crate) fn diff_entity(old: &Entity, new: &Entity) -> Vec<Change> {
         }
     }
     out
+}
+
+/// Whether two workloads differ at most in their replica counts, the one change small enough for its own op.
+/// Destructured, so that a new field cannot be forgotten here (and silently never reach a replica).
+fn same_but_replicas(a: &WorkloadInfo, b: &WorkloadInfo) -> bool {
+    let WorkloadInfo { replicas: _, selector, misscheduled, progress_deadline_exceeded } = a;
+    *selector == b.selector
+        && *misscheduled == b.misscheduled
+        && *progress_deadline_exceeded == b.progress_deadline_exceeded
+}
+
+/// Whether two services differ at most in their endpoint counts (destructured for the same reason).
+fn same_but_endpoints(a: &ServiceInfo, b: &ServiceInfo) -> bool {
+    let ServiceInfo { service_type, headless, selector, endpoints: _ } = a;
+    *service_type == b.service_type && *headless == b.headless && *selector == b.selector
 }
 
 fn diff_pod(a: &PodInfo, b: &PodInfo, out: &mut Vec<Change>) {
@@ -245,6 +258,7 @@ mod tests {
                 restarts: 3,
                 state: ContainerState::Waiting { reason: Some(Reason::CrashLoopBackOff) },
                 last_termination: Some(Reason::Error),
+                last_termination_at: None,
             };
         }
         let changes = diff_entity(&old, &new);
@@ -283,5 +297,25 @@ mod tests {
         let mut pod = api_pod();
         let change = Change::ContainerStatus { init: false, index: 1, status: ContainerStatus::default() };
         assert_eq!(apply_change(&mut pod, &change), Err("container_status"));
+    }
+
+    #[test]
+    fn a_workload_change_beyond_its_replicas_travels_whole() {
+        let mut old = Entity::new(EntityId::new("c", Kind::DaemonSet, "ns", "agent"));
+        old.details = Details::Workload(WorkloadInfo::default());
+        for change in [
+            |w: &mut WorkloadInfo| w.misscheduled = 2,
+            |w: &mut WorkloadInfo| w.progress_deadline_exceeded = true,
+            |w: &mut WorkloadInfo| w.replicas.ready = 3,
+        ] {
+            let mut new = old.clone();
+            let Details::Workload(w) = &mut new.details else { unreachable!() };
+            change(w);
+            let changes = diff_entity(&old, &new);
+            assert_eq!(changes.len(), 1);
+            let mut replica = old.clone();
+            apply_change(&mut replica, &changes[0]).unwrap();
+            assert_eq!(replica, new, "{changes:?}");
+        }
     }
 }

@@ -88,6 +88,10 @@ pub struct WorkloadInfo {
     /// labels or taints changed under them). Zero for the other kinds.
     #[serde(default)]
     pub misscheduled: u32,
+    /// Deployments only: the `Progressing` condition is false with `ProgressDeadlineExceeded`, the controller's
+    /// own verdict that the rollout is stuck (it flips back when a new rollout progresses).
+    #[serde(default)]
+    pub progress_deadline_exceeded: bool,
 }
 
 /// The state a job's conditions add up to.

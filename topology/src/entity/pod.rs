@@ -108,6 +108,10 @@ pub struct ContainerStatus {
     pub state: ContainerState,
     /// `lastState.terminated.reason`: why the previous run ended (`OOMKilled`, `Error`…).
     pub last_termination: Option<Reason>,
+    /// `lastState.terminated.finishedAt`, unix seconds: when it ended. A container keeps its last termination
+    /// until it terminates again, so without this an OOM kill from last week would read as news.
+    #[serde(default)]
+    pub last_termination_at: Option<i64>,
 }
 
 /// A container: the spec parts the inspector shows, plus its status.

@@ -28,8 +28,12 @@ pub struct Thresholds {
     pub restarts: u32,
     /// The restart spike's window (seconds).
     pub restart_window_secs: i64,
-    /// Failed readiness probes counted in one event, within the window, that make a flapping pod.
+    /// Failed readiness probes within [`Thresholds::probe_window_secs`] that make a flapping pod.
     pub probe_failures: u32,
+    /// The readiness flapping window (seconds).
+    pub probe_window_secs: i64,
+    /// How long an `OOMKilled` last termination stays a finding after the container was killed (seconds).
+    pub oom_window_secs: i64,
     /// Events older than this (seconds) no longer explain anything.
     pub event_window_secs: i64,
     /// Usage at or above this percentage of the limit is "near".
@@ -43,6 +47,8 @@ impl Default for Thresholds {
             restarts: 3,
             restart_window_secs: 600,
             probe_failures: 3,
+            probe_window_secs: 600,
+            oom_window_secs: 900,
             event_window_secs: 900,
             near_limit_percent: 90,
         }
@@ -236,9 +242,11 @@ fn rules(
         }
         Details::Workload(w) => {
             let r = w.replicas;
-            let stuck = events.iter().any(|e| e.reason == "ProgressDeadlineExceeded");
             match entity.kind {
-                Kind::Deployment if stuck => hits.push(hit(
+                // The deployment controller's verdict, not the `ProgressDeadlineExceeded` event: the event stays
+                // for an hour after a fix, the condition flips back as soon as a rollout progresses (the event
+                // still explains the finding while both hold).
+                Kind::Deployment if w.progress_deadline_exceeded => hits.push(hit(
                     Detector::RolloutStuck,
                     Severity::High,
                     format!(
@@ -359,8 +367,11 @@ fn pod_rules(
             format!("container {}: {reason} for its image", c.name),
         ));
     }
+    // Killed now, or last time within the window; a kill with no time (a status that omits `finishedAt`)
+    // counts as recent rather than being missed.
     let oom = containers().find(|c| {
-        c.status.last_termination == Some(Reason::OOMKilled)
+        let recent = c.status.last_termination_at.is_none_or(|at| now - at <= t.oom_window_secs);
+        (c.status.last_termination == Some(Reason::OOMKilled) && recent)
             || matches!(&c.status.state, ContainerState::Terminated { reason: Some(Reason::OOMKilled), .. })
     });
     if let Some(c) = oom {
@@ -397,7 +408,7 @@ fn pod_rules(
     let probe_failures: u32 = events
         .iter()
         .filter(|e| e.reason == "Unhealthy" && e.message.starts_with("Readiness probe failed"))
-        .map(|e| e.count)
+        .map(|e| within_window(e, now, t.probe_window_secs))
         .sum();
     if pod.phase == PodPhase::Running && probe_failures >= t.probe_failures {
         hits.push(hit(
@@ -407,6 +418,24 @@ fn pod_rules(
         ));
     }
     near_limit(pod, entity.usage, t, hits);
+}
+
+/// How many of an aggregated event's occurrences fell within the last `window` seconds. The event only says
+/// how many there were between its first and last time, so a count spread over a longer span is prorated, as
+/// if evenly spread (a probe failing for hours, once every few minutes, is not a burst now); the last
+/// occurrence always counts.
+fn within_window(event: &EventRecord, now: i64, window: i64) -> u32 {
+    let start = now - window;
+    if event.last_seen < start {
+        return 0;
+    }
+    let span = event.last_seen - event.first_seen;
+    if event.first_seen >= start || span <= 0 {
+        return event.count;
+    }
+    let inside = event.last_seen - start;
+    let prorated = i64::from(event.count).saturating_mul(inside) / span;
+    u32::try_from(prorated).unwrap_or(u32::MAX).clamp(1, event.count)
 }
 
 fn near_limit(pod: &PodInfo, usage: Option<Usage>, t: &Thresholds, hits: &mut Vec<Hit>) {

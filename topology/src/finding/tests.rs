@@ -215,7 +215,7 @@ fn the_controller_node_service_and_claim_detectors_each_fire_on_their_cause() {
             Replicas { desired: 2, current: 1, ready: 1, ..Replicas::default() },
         ),
         workload(Kind::Deployment, "api", Replicas { desired: 4, available: 3, ..Replicas::default() }),
-        workload(Kind::Deployment, "batch", Replicas { desired: 1, ..Replicas::default() }),
+        stuck(workload(Kind::Deployment, "batch", Replicas { desired: 1, ..Replicas::default() })),
     ]);
     topology.upsert(service(0)).unwrap();
     let events =
@@ -306,6 +306,64 @@ fn a_tiers_file_with_a_bad_service_key_or_tier_is_refused() {
     );
     assert!(Tiers::from_json(r#"{"default": "P9"}"#).is_err());
     assert!(Tiers::from_json(r#"{"namespace": {}}"#).is_err());
+}
+
+fn stuck(mut deployment: Entity) -> Entity {
+    if let Details::Workload(w) = &mut deployment.details {
+        w.progress_deadline_exceeded = true;
+    }
+    deployment
+}
+
+#[test]
+fn a_rollout_is_stuck_while_the_controller_says_so_not_while_its_event_lingers() {
+    let replicas = Replicas { desired: 2, current: 2, ready: 2, available: 2, updated: 2 };
+    let events =
+        [event(id(Kind::Deployment, "batch"), "ProgressDeadlineExceeded", "ReplicaSet has timed out", 1)];
+    let keys = |deployment: Entity| -> Vec<String> {
+        run(&shop(vec![deployment]), &events).into_iter().map(|(k, _, _)| k).collect()
+    };
+    assert_eq!(
+        keys(stuck(workload(Kind::Deployment, "batch", replicas))),
+        ["rollout-stuck/c/deployment/shop/batch"]
+    );
+    // Progressing again (the condition flipped), the 10-minute-old event alone is no finding.
+    assert_eq!(keys(workload(Kind::Deployment, "batch", replicas)), Vec::<String>::new());
+}
+
+#[test]
+fn an_oom_kill_is_news_for_its_window_then_history() {
+    let window = Thresholds::default().oom_window_secs;
+    let killed_at = |at: Option<i64>| {
+        let mut oom = pod("web-oom", ContainerState::Running, 1);
+        let Details::Pod(info) = &mut oom.details else { unreachable!() };
+        info.containers[0].status.last_termination = Some(Reason::OOMKilled);
+        info.containers[0].status.last_termination_at = at;
+        run(&shop(vec![oom]), &[]).into_iter().map(|(k, _, _)| k).collect::<Vec<_>>()
+    };
+    let open = ["oom-killed/c/pod/shop/web-oom"];
+    assert_eq!(killed_at(Some(NOW - 60)), open);
+    assert_eq!(killed_at(Some(NOW - window)), open);
+    assert_eq!(killed_at(Some(NOW - window - 1)), Vec::<String>::new(), "last week's kill is not news");
+    // A status without `finishedAt` cannot be dated: seen rather than missed.
+    assert_eq!(killed_at(None), open);
+}
+
+#[test]
+fn readiness_flapping_counts_failures_within_its_window_not_the_events_lifetime() {
+    let window = Thresholds::default().probe_window_secs;
+    let flapping = |count: u32, first_seen: i64, last_seen: i64| {
+        let mut e = event(id(Kind::Pod, "web-a"), "Unhealthy", "Readiness probe failed: timeout", count);
+        (e.first_seen, e.last_seen) = (first_seen, last_seen);
+        !run(&shop(vec![pod("web-a", ContainerState::Running, 0)]), &[e]).is_empty()
+    };
+    assert!(flapping(3, NOW - 100, NOW - 10), "three failures in the last minutes");
+    // 24 failures spread over 24 hours: about one per hour, not a flap now.
+    assert!(!flapping(24, NOW - 86_400, NOW - 10));
+    // 24 over 2 windows: about 12 in the last one.
+    assert!(flapping(24, NOW - 2 * window, NOW));
+    // A burst that ended before the window.
+    assert!(!flapping(50, NOW - 2 * window, NOW - window - 1));
 }
 
 #[test]

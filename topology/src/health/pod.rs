@@ -151,7 +151,13 @@ mod tests {
     use crate::entity::{ContainerStatus, PodConditions};
 
     fn running(ready: bool) -> ContainerStatus {
-        ContainerStatus { ready, restarts: 0, state: ContainerState::Running, last_termination: None }
+        ContainerStatus {
+            ready,
+            restarts: 0,
+            state: ContainerState::Running,
+            last_termination: None,
+            last_termination_at: None,
+        }
     }
 
     fn waiting(reason: Reason, restarts: u32, last: Option<Reason>) -> ContainerStatus {
@@ -160,6 +166,7 @@ mod tests {
             restarts,
             state: ContainerState::Waiting { reason: Some(reason) },
             last_termination: last,
+            last_termination_at: None,
         }
     }
 
@@ -169,6 +176,7 @@ mod tests {
             restarts: 0,
             state: ContainerState::Terminated { reason, exit_code, signal: 0 },
             last_termination: None,
+            last_termination_at: None,
         }
     }
 

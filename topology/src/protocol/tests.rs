@@ -22,6 +22,7 @@ fn pod_status_change() -> (Topology, Diff) {
             restarts: 4,
             state: ContainerState::Waiting { reason: Some(Reason::CrashLoopBackOff) },
             last_termination: Some(Reason::OOMKilled),
+            last_termination_at: None,
         };
     }
     let mut tx = topology.transaction();
@@ -34,7 +35,7 @@ fn pod_status_change() -> (Topology, Diff) {
 fn a_pod_status_change_fits_in_64_bytes() {
     let (_, diff) = pod_status_change();
     let bytes = ServerMsg::Diff(diff.clone()).to_bytes().unwrap();
-    assert_eq!(bytes.len(), 26);
+    assert_eq!(bytes.len(), 27);
     assert!(bytes.len() <= 64);
     assert_eq!(encode_diff(&diff).unwrap(), bytes);
     assert_eq!(ServerMsg::from_bytes(&bytes).unwrap(), ServerMsg::Diff(diff));
@@ -69,13 +70,13 @@ fn json_messages_are_tagged_with_their_type_and_carry_seq() {
         message: "API server unreachable".into(),
     });
     let cases = [
-        (ServerMsg::Snapshot(topology), r#"{"type":"snapshot","v":2,"seq":1000001,"#),
+        (ServerMsg::Snapshot(topology), r#"{"type":"snapshot","v":3,"seq":1000001,"#),
         (
             ServerMsg::Diff(diff),
-            r#"{"type":"diff","v":2,"base_seq":1000000,"seq":1000001,"ops":[{"patch":{"key":"#,
+            r#"{"type":"diff","v":3,"base_seq":1000000,"seq":1000001,"ops":[{"patch":{"key":"#,
         ),
-        (status, r#"{"type":"status","v":2,"seq":9,"state":"stale","message":"API server unreachable"}"#),
-        (ServerMsg::Pong { nonce: 3 }, r#"{"type":"pong","v":2,"nonce":3}"#),
+        (status, r#"{"type":"status","v":3,"seq":9,"state":"stale","message":"API server unreachable"}"#),
+        (ServerMsg::Pong { nonce: 3 }, r#"{"type":"pong","v":3,"nonce":3}"#),
     ];
     for (msg, prefix) in cases {
         let json = msg.to_json().unwrap();
@@ -91,21 +92,21 @@ fn client_messages_round_trip() {
     let hello = ClientMsg::hello(Some(41), filters);
     assert_eq!(
         hello.to_json().unwrap(),
-        r#"{"type":"hello","v":2,"protocol":2,"last_seq":41,"filters":{"namespaces":["kgents-triad"],"kinds":["pod","service"]}}"#
+        r#"{"type":"hello","v":3,"protocol":3,"last_seq":41,"filters":{"namespaces":["kgents-triad"],"kinds":["pod","service"]}}"#
     );
     for msg in [hello, ClientMsg::Ping { nonce: 7 }] {
         assert_eq!(ClientMsg::from_json(&msg.to_json().unwrap()).unwrap(), msg);
         assert_eq!(ClientMsg::from_bytes(&msg.to_bytes().unwrap()).unwrap(), msg);
     }
-    assert_eq!(ClientMsg::Ping { nonce: 7 }.to_bytes().unwrap(), [2, 1, 7]);
+    assert_eq!(ClientMsg::Ping { nonce: 7 }.to_bytes().unwrap(), [3, 1, 7]);
 }
 
 #[test]
 fn another_protocol_version_is_a_clear_error() {
-    let err = ServerMsg::from_bytes(&[3, 3, 0]).unwrap_err();
-    assert_eq!(err.to_string(), "peer speaks protocol version 3, this side speaks 2: reload the page");
-    let err = ClientMsg::from_json(r#"{"type":"ping","v":3,"nonce":1}"#).unwrap_err();
-    assert!(matches!(err, ProtocolError::VersionMismatch { got: 3, expected: 2 }));
+    let err = ServerMsg::from_bytes(&[2, 3, 0]).unwrap_err();
+    assert_eq!(err.to_string(), "peer speaks protocol version 2, this side speaks 3: reload the page");
+    let err = ClientMsg::from_json(r#"{"type":"ping","v":2,"nonce":1}"#).unwrap_err();
+    assert!(matches!(err, ProtocolError::VersionMismatch { got: 2, expected: 3 }));
 }
 
 #[test]

@@ -148,7 +148,7 @@ impl Builder {
         entity.details = Details::Workload(WorkloadInfo {
             replicas,
             selector: LabelSelector::equality([("app", app)]),
-            misscheduled: 0,
+            ..WorkloadInfo::default()
         });
         self.add(entity);
         Ref::new(kind, namespace, name)
@@ -245,7 +245,13 @@ impl Builder {
 }
 
 fn running(ready: bool) -> ContainerStatus {
-    ContainerStatus { ready, restarts: 0, state: ContainerState::Running, last_termination: None }
+    ContainerStatus {
+        ready,
+        restarts: 0,
+        state: ContainerState::Running,
+        last_termination: None,
+        last_termination_at: None,
+    }
 }
 
 fn crash_loop() -> ContainerStatus {
@@ -254,6 +260,7 @@ fn crash_loop() -> ContainerStatus {
         restarts: 7,
         state: ContainerState::Waiting { reason: Some(Reason::CrashLoopBackOff) },
         last_termination: Some(Reason::Error),
+        last_termination_at: None,
     }
 }
 
@@ -263,5 +270,6 @@ fn image_pull() -> ContainerStatus {
         restarts: 0,
         state: ContainerState::Waiting { reason: Some(Reason::ImagePullBackOff) },
         last_termination: None,
+        last_termination_at: None,
     }
 }

@@ -25,6 +25,7 @@ fn crash(topology: &Topology, name: &str) -> Entity {
             restarts: 1,
             state: ContainerState::Waiting { reason: Some(Reason::CrashLoopBackOff) },
             last_termination: Some(Reason::OOMKilled),
+            last_termination_at: None,
         };
     }
     pod

@@ -211,7 +211,42 @@ fn a_service_keeps_type_and_selector_and_endpoints_count_ready_addresses() {
         ]
     }))
     .unwrap();
-    assert_eq!(endpoints_counts(C, &ep), Some((e.id.clone(), Endpoints { ready: 3, not_ready: 1 })));
+    let part = endpoints_part(C, &ep).unwrap();
+    assert_eq!((&part.key, &part.service), (&e.id, &e.id));
+    assert_eq!((part.family, part.counts), (AddressFamily::Core, Endpoints { ready: 3, not_ready: 1 }));
+}
+
+fn slice_json(api_version: &str) -> serde_json::Value {
+    json!({
+        "apiVersion": api_version, "kind": "EndpointSlice",
+        "metadata": {"name": "api-x7k2p", "namespace": "shop", "labels": {"kubernetes.io/service-name": "api"}},
+        "addressType": "IPv6",
+        "endpoints": [
+            {"addresses": ["fd00::1"], "conditions": {"ready": true}},
+            {"addresses": ["fd00::2"]},
+            {"addresses": ["fd00::3"], "conditions": {"ready": false}},
+            {"addresses": ["fd00::4"], "conditions": {"ready": false, "terminating": true}},
+            {"addresses": ["fd00::5"], "conditions": {"ready": false}, "topology": {"kubernetes.io/hostname": "n1"}}
+        ]
+    })
+}
+
+#[test]
+fn an_endpoint_slice_counts_for_its_labelled_service_and_skips_terminating_endpoints() {
+    let slice: EndpointSlice = serde_json::from_value(slice_json("discovery.k8s.io/v1")).unwrap();
+    let part = endpoint_slice_part(C, &slice).unwrap();
+    assert_eq!(part.key, EntityId::new(C, Kind::Service, "shop", "api-x7k2p"));
+    assert_eq!(part.service, EntityId::new(C, Kind::Service, "shop", "api"));
+    assert_eq!(part.family, AddressFamily::Ipv6);
+    // An unset `ready` means ready; the terminating endpoint is not counted at all.
+    assert_eq!(part.counts, Endpoints { ready: 2, not_ready: 2 });
+    // v1beta1 (1.17-1.20) reads the same, `topology` and all.
+    let old: DynamicObject = serde_json::from_value(slice_json("discovery.k8s.io/v1beta1")).unwrap();
+    assert_eq!(endpoint_slice_v1beta1_part(C, &old), Some(part));
+    // No service label: a slice for no service we show.
+    let mut json = slice_json("discovery.k8s.io/v1");
+    json["metadata"]["labels"] = json!({});
+    assert_eq!(endpoint_slice_part(C, &serde_json::from_value(json).unwrap()), None);
 }
 
 #[test]

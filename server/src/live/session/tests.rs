@@ -313,7 +313,9 @@ async fn pings_are_answered_with_pongs() {
 async fn garbage_closes_the_socket_with_a_protocol_error_and_a_reason() {
     let owner = Owner::new(start_topology(), quick());
     let mut client = Client::connect(&owner, Format::Binary, 64);
-    client.tx.try_send(Incoming::Binary(Bytes::from_static(b"\x02\xff\xff\xff\xff"))).unwrap();
+    // This version's framing, then bytes that are no message.
+    let version = u8::try_from(topology::protocol::PROTOCOL_VERSION).unwrap();
+    client.tx.try_send(Incoming::Binary(Bytes::from(vec![version, 0xff, 0xff, 0xff, 0xff]))).unwrap();
     let (code, reason, ended) = client.closed().await;
     assert_eq!(code, close::PROTOCOL_ERROR);
     assert!(reason.contains("malformed binary message"), "{reason}");
