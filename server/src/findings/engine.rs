@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use topology::finding::{detect, Detector, Finding, RestartHistory, Thresholds, Tiers};
+use topology::finding::{detect, Detector, Finding, RestartHistory, Severity, Thresholds, Tiers};
 use topology::{EventRecord, Topology};
 
 use super::store::{Store, StoreError};
@@ -64,6 +64,9 @@ pub struct Engine {
     /// between two states would otherwise resolve its incident and reopen it seconds later, notifying both.
     resumed: HashSet<String>,
     started: Option<i64>,
+    /// The highest severity each open incident reached: a resolve is sent to whoever was told of the incident,
+    /// even when it calmed down below their minimum severity before it went away.
+    peaks: HashMap<String, Severity>,
 }
 
 impl Engine {
@@ -81,6 +84,7 @@ impl Engine {
             store.open_findings().await?.into_iter().map(|f| (f.key.clone(), f)).collect();
         metrics.findings_open.set(i64::try_from(open.len()).unwrap_or(i64::MAX));
         let resumed = open.keys().cloned().collect();
+        let peaks = open.values().map(|f| (f.key.clone(), f.severity)).collect();
         Ok(Engine {
             store,
             tiers,
@@ -93,6 +97,7 @@ impl Engine {
             restarts: RestartHistory::default(),
             resumed,
             started: None,
+            peaks,
         })
     }
 
@@ -149,16 +154,25 @@ impl Engine {
             resolved: resolved.iter().map(|(k, _)| k.clone()).collect(),
         };
         for f in updated {
+            let peak = self.peaks.entry(f.key.clone()).or_insert(f.severity);
+            if f.severity > *peak {
+                // Worse than it ever was while open: told again (a receiver whose minimum it now reaches hears
+                // of it for the first time).
+                *peak = f.severity;
+                self.announce(Transition::Escalated, &f, f.severity);
+            }
             self.open.insert(f.key.clone(), f);
         }
         for f in opened {
-            self.announce(Transition::Opened, &f);
+            self.peaks.insert(f.key.clone(), f.severity);
+            self.announce(Transition::Opened, &f, f.severity);
             self.open.insert(f.key.clone(), f);
         }
         for (key, at) in resolved {
             if let Some(mut f) = self.open.remove(&key) {
                 f.resolved = Some(at);
-                self.announce(Transition::Resolved, &f);
+                let peak = self.peaks.remove(&key).unwrap_or(f.severity).max(f.severity);
+                self.announce(Transition::Resolved, &f, peak);
             }
         }
         self.metrics.findings_opened.inc_by(changes.opened.len() as u64);
@@ -167,10 +181,10 @@ impl Engine {
         Ok(changes)
     }
 
-    fn announce(&self, transition: Transition, finding: &Finding) {
+    fn announce(&self, transition: Transition, finding: &Finding, peak: Severity) {
         let Some(notices) = &self.notices else { return };
         // A full queue means the webhooks are far behind; the history still has it.
-        if notices.try_send(Notice { transition, finding: finding.clone() }).is_err() {
+        if notices.try_send(Notice { transition, finding: finding.clone(), peak }).is_err() {
             tracing::warn!(key = %finding.key, "findings: the notification queue is full, one notification dropped");
         }
     }
@@ -348,5 +362,36 @@ mod tests {
             ["unavailable-replicas/c/deployment/shop/web"]
         );
         assert_eq!(engine.open["unavailable-replicas/c/deployment/shop/web"].opened, 1000);
+    }
+
+    #[tokio::test]
+    async fn an_incident_is_announced_again_when_it_gets_worse_and_its_resolve_carries_its_peak() {
+        let deployment = |available: u32| {
+            let mut deploy = Entity::new(EntityId::new("c", Kind::Deployment, "shop", "web"));
+            deploy.details = Details::Workload(WorkloadInfo {
+                replicas: Replicas { desired: 2, available, ..Replicas::default() },
+                ..WorkloadInfo::default()
+            });
+            topology_of(vec![deploy])
+        };
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut engine = engine(Store::open(None).unwrap(), Some(tx), Metrics::shared()).await;
+        for (available, at) in [(1, 1000), (1, 1060), (0, 1070), (1, 1080), (0, 1090), (1, 1095), (2, 1100)] {
+            engine.evaluate(&deployment(available), &[], at).await.unwrap();
+        }
+        let mut got = Vec::new();
+        while let Ok(n) = rx.try_recv() {
+            got.push((n.transition, n.finding.severity, n.peak));
+        }
+        // Warning (1 of 2 unavailable), High (none available): told; back to Warning and up to High again: not
+        // news; resolved with the peak it reached.
+        assert_eq!(
+            got,
+            [
+                (Transition::Opened, Severity::Warning, Severity::Warning),
+                (Transition::Escalated, Severity::High, Severity::High),
+                (Transition::Resolved, Severity::Warning, Severity::High),
+            ]
+        );
     }
 }

@@ -60,12 +60,14 @@ pub enum WebhookError {
     },
 }
 
-/// Whether a finding opened or resolved.
+/// Whether a finding opened, got worse, or resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transition {
     /// It opened.
     Opened,
+    /// An open finding reached a higher severity than it had so far.
+    Escalated,
     /// It resolved.
     Resolved,
 }
@@ -77,6 +79,20 @@ pub struct Notice {
     pub transition: Transition,
     /// The finding.
     pub finding: Finding,
+    /// The highest severity it had while open (its current one at most): a resolve is sent wherever an open or an
+    /// escalation could have been.
+    pub peak: Severity,
+}
+
+impl Notice {
+    /// Whether a receiver with minimum severity `min` gets it: opens and escalations by their severity, resolves
+    /// by the incident's peak, so that a receiver told of an incident is also told when it ends.
+    pub fn reaches(&self, min: Severity) -> bool {
+        match self.transition {
+            Transition::Opened | Transition::Escalated => self.finding.severity >= min,
+            Transition::Resolved => self.peak.max(self.finding.severity) >= min,
+        }
+    }
 }
 
 pub use crate::cli::WebhookFormat as Format;
@@ -156,10 +172,12 @@ pub fn payload(format: Format, notice: &Notice) -> Bytes {
             "entities": f.entities.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "opened": f.opened,
             "resolved": f.resolved,
+            "peak_severity": notice.peak.max(f.severity),
         }),
         Format::Slack => {
             let (mark, verb) = match notice.transition {
                 Transition::Opened => (":rotating_light:", "OPEN"),
+                Transition::Escalated => (":rotating_light:", "ESCALATED"),
                 Transition::Resolved => (":white_check_mark:", "RESOLVED"),
             };
             let subject = &f.subject;
@@ -377,13 +395,18 @@ pub fn spawn(
     }
     let min = settings.min_severity;
     tokio::spawn(async move {
-        let mut seen: HashSet<(String, i64, Transition)> = HashSet::new();
+        let mut seen: HashSet<(String, i64, Transition, Severity)> = HashSet::new();
         let mut order = VecDeque::new();
         while let Some(notice) = notices.recv().await {
-            if notice.finding.severity < min {
+            if !notice.reaches(min) {
                 continue;
             }
-            let id = (notice.finding.key.clone(), notice.finding.opened, notice.transition);
+            let id = (
+                notice.finding.key.clone(),
+                notice.finding.opened,
+                notice.transition,
+                notice.finding.severity,
+            );
             if !seen.insert(id.clone()) {
                 continue;
             }

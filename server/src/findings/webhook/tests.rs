@@ -57,6 +57,7 @@ fn notice(transition: Transition) -> Notice {
             resolved: (transition == Transition::Resolved).then_some(160),
             events: Vec::new(),
         },
+        peak: Severity::Critical,
     }
 }
 
@@ -172,6 +173,69 @@ async fn the_dispatcher_filters_by_severity_and_sends_each_transition_once() {
         .map(|b| serde_json::from_str::<serde_json::Value>(b).unwrap()["event"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(events, ["opened", "resolved"]);
+}
+
+/// (key, transition, severity, peak) → what a receiver with minimum `High` gets.
+async fn dispatched(
+    notices: &[(&str, Transition, Severity, Severity)],
+    expect: usize,
+) -> Vec<(String, String)> {
+    let receiver = Receiver::default();
+    let addr = start(&receiver).await;
+    let mut s = settings(None);
+    s.targets = vec![Target::parse(&format!("json:http://{addr}/hook"), Format::Json).unwrap()];
+    s.min_severity = Severity::High;
+    let (tx, rx) = mpsc::channel(16);
+    spawn(&s, rx, &Metrics::shared()).unwrap();
+    for (key, transition, severity, peak) in notices {
+        let mut n = notice(*transition);
+        n.finding.key = (*key).to_owned();
+        n.finding.severity = *severity;
+        n.peak = *peak;
+        tx.send(n).await.unwrap();
+    }
+    for _ in 0..500 {
+        if receiver.bodies.lock().unwrap().len() >= expect {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let bodies = receiver.bodies.lock().unwrap();
+    bodies
+        .iter()
+        .map(|b| {
+            let v = serde_json::from_str::<serde_json::Value>(b).unwrap();
+            (v["key"].as_str().unwrap().to_owned(), v["event"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_receiver_told_of_an_incident_hears_its_end_and_one_that_reached_its_minimum_late_hears_of_it() {
+    use Severity::{Critical, High, Warning};
+    use Transition::{Escalated, Opened, Resolved};
+    let got = dispatched(
+        &[
+            // Opened High, calmed down to Warning, resolved: the resolve is sent (its peak was High).
+            ("calmed", Opened, High, High),
+            ("calmed", Resolved, Warning, High),
+            // Opened Warning (below the minimum), escalated to Critical, resolved as Warning.
+            ("worse", Opened, Warning, Warning),
+            ("worse", Escalated, Critical, Critical),
+            ("worse", Resolved, Warning, Critical),
+            // Never above Warning: nothing.
+            ("quiet", Opened, Warning, Warning),
+            ("quiet", Resolved, Warning, Warning),
+        ],
+        4,
+    )
+    .await;
+    let got: Vec<(&str, &str)> = got.iter().map(|(k, e)| (k.as_str(), e.as_str())).collect();
+    assert_eq!(
+        got,
+        [("calmed", "opened"), ("calmed", "resolved"), ("worse", "escalated"), ("worse", "resolved")]
+    );
 }
 
 #[test]
