@@ -195,6 +195,7 @@ pub fn router(state: State) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_REQUEST_BODY))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_REQUEST_BODY))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(middleware::from_fn(api_errors_are_json))
         .layer(middleware::from_fn_with_state(state.metrics.clone(), observe))
         .layer(middleware::from_fn_with_state(state.security.clone(), guard::headers))
         // A 503 from /readyz while the collector lists is expected, not an error worth a red log line;
@@ -242,6 +243,36 @@ async fn live_socket(
         None
     };
     live::socket::upgrade(state.hub, query.format, ws, identity.scope, permit)
+}
+
+/// Every error under `/api/` has the API's JSON shape, `{"status", "message"}`, including those made by layers
+/// and the router rather than a handler: a wrong method (405), a body over the limit (413), a request that took
+/// too long (408). Scripts and the page read one shape; a text or empty body would read as a parse failure.
+async fn api_errors_are_json(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !api || json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let message = status.canonical_reason().unwrap_or("error").to_lowercase();
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_ENCODING);
+    let body = serde_json::json!({ "status": status.as_u16(), "message": message });
+    let mut json = axum::Json(body).into_response();
+    // Keep what the layers said beyond the body (`Allow` on a 405, security headers, `WWW-Authenticate`).
+    for (name, value) in &parts.headers {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            json.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    *json.status_mut() = status;
+    json
 }
 
 /// Times every request under its route pattern (bounded label cardinality, unlike raw paths).

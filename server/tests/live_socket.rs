@@ -154,3 +154,41 @@ async fn a_real_socket_follows_the_cluster_resumes_and_is_told_when_the_server_g
     .unwrap();
     assert!(exit.0.success(), "gestalt-live exited with {:?}:\n{}", exit.0, exit.1.log());
 }
+
+/// The close frame a socket ends with (skipping what the server sent before it).
+async fn close_code(socket: &mut Socket) -> (u16, String) {
+    loop {
+        let message = tokio::time::timeout(TIMEOUT, socket.next()).await.expect("a close in time");
+        match message {
+            Some(Ok(Message::Close(Some(frame)))) => return (frame.code.into(), frame.reason.to_string()),
+            Some(Ok(Message::Close(None))) | None => panic!("closed without a close frame"),
+            Some(Err(error)) => panic!("socket error instead of a close frame: {error}"),
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_or_garbage_message_on_a_real_socket_gets_its_close_code_and_the_server_carries_on() {
+    let demo = Demo::start("live-socket-bad-input", |_, _| {});
+    demo.ready().await;
+    // Over the 64 KiB limit, just and by far: refused by the socket layer before it is read whole, and told so.
+    for size in [70 << 10, 4 << 20] {
+        let mut socket = demo.socket("", None).await;
+        hello(&mut socket, None).await;
+        let _ = socket.send(Message::Binary(vec![0_u8; size].into())).await;
+        let (code, reason) = close_code(&mut socket).await;
+        assert_eq!(code, 1009, "{size} bytes: {reason}");
+        assert!(reason.contains("65536"), "{reason}");
+    }
+    // Not a message at all: a protocol error with a reason.
+    let mut socket = demo.socket("", None).await;
+    socket.send(Message::Binary(vec![0xff, 0xff, 0xff].into())).await.unwrap();
+    let (code, reason) = close_code(&mut socket).await;
+    assert_eq!(code, 1002, "{reason}");
+    // The server is fine: a new client gets its snapshot.
+    let mut socket = demo.socket("", None).await;
+    hello(&mut socket, None).await;
+    let mut copy = Topology::new();
+    follow(&mut socket, &mut copy, |t| t.entities().any(|e| e.kind == Kind::Pod)).await;
+}

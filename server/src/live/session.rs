@@ -44,6 +44,8 @@ pub enum Incoming {
     Pong,
     /// The client is closing.
     Close,
+    /// A message the socket layer refused for its size before reading it whole (so it never sat in memory).
+    TooBig,
 }
 
 /// Close codes: the standard ones, plus 4000 for an idle client (RFC 6455 leaves 4000–4999 to applications).
@@ -302,6 +304,9 @@ where
             Incoming::Binary(bytes) | Incoming::Text(bytes) => bytes,
             Incoming::Pong => return Ok(None),
             Incoming::Close => return Err(Ended::ClientClosed),
+            Incoming::TooBig => {
+                return Err(Ended::Dropped(DropReason::TooBig, format!("message over {limit} bytes")));
+            }
         };
         if bytes.len() > limit {
             return Err(Ended::Dropped(DropReason::TooBig, format!("message over {limit} bytes")));
@@ -312,7 +317,7 @@ where
                 Ok(text) => ClientMsg::from_json(text),
                 Err(_) => return Err(Ended::Dropped(DropReason::Protocol, "text frame is not UTF-8".into())),
             },
-            Incoming::Pong | Incoming::Close => unreachable!("handled above"),
+            Incoming::Pong | Incoming::Close | Incoming::TooBig => unreachable!("handled above"),
         };
         decoded.map(Some).map_err(|error| Ended::Dropped(DropReason::Protocol, one_line(&error)))
     }

@@ -62,6 +62,13 @@ fn outgoing(message: Outgoing) -> Message {
     }
 }
 
+/// Whether a socket error is the size limit (tungstenite's capacity error, under axum's).
+fn too_big(error: &axum::Error) -> bool {
+    use tungstenite::Error;
+    let inner = std::error::Error::source(error).and_then(|e| e.downcast_ref::<Error>());
+    matches!(inner, Some(Error::Capacity(_)))
+}
+
 fn incoming(message: Result<Message, axum::Error>) -> Incoming {
     match message {
         Ok(Message::Binary(bytes)) => Incoming::Binary(bytes),
@@ -69,6 +76,8 @@ fn incoming(message: Result<Message, axum::Error>) -> Incoming {
         // Pings are answered by the WebSocket layer itself; both are signs of life.
         Ok(Message::Ping(_) | Message::Pong(_)) => Incoming::Pong,
         Ok(Message::Close(_)) => Incoming::Close,
+        // The frame or message size limit: answered with 1009 and a reason, not a silent drop.
+        Err(error) if too_big(&error) => Incoming::TooBig,
         Err(error) => {
             tracing::debug!(%error, "live: socket error");
             Incoming::Close

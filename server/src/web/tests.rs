@@ -114,6 +114,27 @@ async fn an_entity_comes_with_its_relations_both_ways() {
 }
 
 #[tokio::test]
+async fn errors_the_router_and_layers_make_under_the_api_are_json_too() {
+    let request = Request::post("/api/v1/topology").body(Body::from("{}")).unwrap();
+    let response = test_router(true).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "GET,HEAD");
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let body = json(&String::from_utf8_lossy(&bytes));
+    assert_eq!((body["status"].as_u64(), body["message"].as_str()), (Some(405), Some("method not allowed")));
+    // A handler's own JSON error is left as it is.
+    let (status, body) = get(test_router(true), "/api/v1/topology?kind=nonsense").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(json(&body)["message"].as_str().unwrap().contains("nonsense"), "{body}");
+    // Outside the API, pages stay pages.
+    let request = Request::post("/healthz").body(Body::empty()).unwrap();
+    let response = test_router(true).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(response.headers().get("content-type").is_none_or(|t| t != "application/json"));
+}
+
+#[tokio::test]
 async fn a_missing_or_malformed_entity_is_a_json_error() {
     let (status, body) = get(test_router(true), "/api/v1/entities/kgents/pod/default/nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
