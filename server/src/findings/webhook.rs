@@ -310,18 +310,30 @@ impl Worker {
         }
     }
 
-    /// Retries every spooled payload once; what fails again stays in the spool, in order.
+    /// Retries every spooled payload once; what fails again stays in the spool, in order, ahead of what was
+    /// spooled meanwhile.
+    ///
+    /// The spool is moved aside (`.replaying`) before it is read, so the dispatcher's appends during a replay go to
+    /// a new file instead of into one about to be rewritten; both are merged under [`SPOOL`]'s lock at the end. A
+    /// `.replaying` file left by a crash is replayed first (delivery is at least once, never lost).
     ///
     /// # Errors
     /// [`WebhookError::Spool`] when the file cannot be read or rewritten.
     pub async fn replay(&mut self) -> Result<usize, WebhookError> {
         let Some(path) = self.spool.clone() else { return Ok(0) };
         let spool_error = |source| WebhookError::Spool { path: path.display().to_string(), source };
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(spool_error(e)),
-        };
+        let aside = path.with_extension("jsonl.replaying");
+        {
+            let _lock = SPOOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !aside.exists() {
+                match std::fs::rename(&path, &aside) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                    Err(e) => return Err(spool_error(e)),
+                }
+            }
+        }
+        let text = std::fs::read_to_string(&aside).map_err(spool_error)?;
         let mut kept = Vec::new();
         let mut sent = 0;
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -333,17 +345,32 @@ impl Worker {
                 kept.push(line);
             }
         }
-        let tmp = path.with_extension("jsonl.tmp");
-        let mut rewritten = kept.join("\n");
-        if !rewritten.is_empty() {
-            rewritten.push('\n');
+        let _lock = SPOOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let newer = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(spool_error(e)),
+        };
+        let mut merged = kept.join("\n");
+        if !merged.is_empty() {
+            merged.push('\n');
         }
-        std::fs::write(&tmp, rewritten).and_then(|()| std::fs::rename(&tmp, &path)).map_err(spool_error)?;
+        merged.push_str(&newer);
+        let tmp = path.with_extension("jsonl.tmp");
+        std::fs::write(&tmp, merged)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .and_then(|()| std::fs::remove_file(&aside))
+            .map_err(spool_error)?;
         Ok(sent)
     }
 }
 
+/// Serialises the spool files' appends and the end of a replay (short, synchronous file operations; never held
+/// across an await).
+static SPOOL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn append(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    let _lock = SPOOL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

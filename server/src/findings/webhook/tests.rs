@@ -142,6 +142,29 @@ async fn undeliverable_notifications_are_spooled_and_replayed_once_the_receiver_
 }
 
 #[tokio::test]
+async fn what_is_spooled_during_a_replay_and_what_a_crash_left_aside_are_both_kept_in_order() {
+    let addr = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let dir = temp_dir("spool-merge");
+    std::fs::create_dir_all(&dir).unwrap();
+    let target = Target::parse(&format!("json:http://{addr}/hook"), Format::Json).unwrap();
+    let mut worker = Worker::new(target.clone(), &settings(Some(dir.clone())), Metrics::shared()).unwrap();
+    let spool = dir.join(format!("{}.jsonl", target.id()));
+    // A replay that crashed had moved "a" aside; "b" was spooled after it.
+    std::fs::write(spool.with_extension("jsonl.replaying"), "{\"n\":\"a\"}\n").unwrap();
+    std::fs::write(&spool, "{\"n\":\"b\"}\n").unwrap();
+    assert_eq!(worker.replay().await.unwrap(), 0, "the receiver is down");
+    assert_eq!(std::fs::read_to_string(&spool).unwrap(), "{\"n\":\"a\"}\n{\"n\":\"b\"}\n");
+    assert!(!spool.with_extension("jsonl.replaying").exists());
+    let receiver = Receiver::default();
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    tokio::spawn(receive(listener, receiver.clone()));
+    assert_eq!(worker.replay().await.unwrap(), 2);
+    assert_eq!(*receiver.bodies.lock().unwrap(), ["{\"n\":\"a\"}", "{\"n\":\"b\"}"]);
+    assert_eq!(std::fs::read_to_string(&spool).unwrap(), "");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn the_dispatcher_filters_by_severity_and_sends_each_transition_once() {
     let receiver = Receiver::default();
     let addr = start(&receiver).await;

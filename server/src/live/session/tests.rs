@@ -194,7 +194,8 @@ async fn a_client_from_an_unknown_or_too_old_seq_gets_a_snapshot() {
 #[tokio::test]
 async fn a_slow_client_is_resynced_with_one_snapshot_and_its_queue_stays_bounded() {
     // A ring much shorter than the 100 diffs, so that its bound is seen holding (the default would hold them all).
-    let config = Config { client_queue: 8, ring_frames: 16, send_timeout: Duration::from_secs(30), ..quick() };
+    let config =
+        Config { client_queue: 8, ring_frames: 16, send_timeout: Duration::from_secs(30), ..quick() };
     let mut owner = Owner::new(start_topology(), config);
     // The session may hand over 1 message to a client that reads nothing.
     let mut slow = Client::connect(&owner, Format::Binary, 1);
