@@ -80,10 +80,18 @@ pub fn ago(seconds: i64) -> String {
     }
 }
 
+/// Every open finding (up to the API's 1000) and the incidents resolved since `since` (the most recent 200):
+/// two requests, so that a burst of resolved incidents can never push an open one out of the list.
 #[cfg(feature = "hydrate")]
 async fn fetch(since: i64) -> Result<Vec<Finding>, String> {
-    let url = format!("/api/v1/findings?state=all&since={since}&limit=500");
-    let response = gloo_net::http::Request::get(&url).send().await.map_err(|e| e.to_string())?;
+    let mut list = get_findings("/api/v1/findings?state=open&limit=1000").await?;
+    list.extend(get_findings(&format!("/api/v1/findings?state=resolved&since={since}&limit=200")).await?);
+    Ok(list)
+}
+
+#[cfg(feature = "hydrate")]
+async fn get_findings(url: &str) -> Result<Vec<Finding>, String> {
+    let response = gloo_net::http::Request::get(url).send().await.map_err(|e| e.to_string())?;
     if !response.ok() {
         return Err(format!("findings unavailable (HTTP {})", response.status()));
     }

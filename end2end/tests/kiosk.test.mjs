@@ -41,6 +41,13 @@ test('the autopilot flies to what breaks, lights it with a caption, and returns 
     metadata: { name, namespace: 'kgents-triad' },
     spec: { selector: { app: 'nothing-here' }, ports: [{ port: 80 }] },
   }));
+  // The demo's simulated API server runs no endpoint controllers for what kubectl writes, so the test writes
+  // what they would: an empty EndpointSlice (what the collector counts) and an empty Endpoints.
+  kubectl(['create', '-f', '-'], JSON.stringify({
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name: `${name}-e2e`, namespace: 'kgents-triad', labels: { 'kubernetes.io/service-name': name } },
+    addressType: 'IPv4', endpoints: [], ports: [{ port: 80, protocol: 'TCP' }],
+  }));
   kubectl(['create', '-f', '-'], JSON.stringify({
     apiVersion: 'v1', kind: 'Endpoints', metadata: { name, namespace: 'kgents-triad' }, subsets: [],
   }));
@@ -56,6 +63,7 @@ test('the autopilot flies to what breaks, lights it with a caption, and returns 
   await page.locator('#autopilot[data-state="overview"]').waitFor({ state: 'attached', timeout: 20_000 });
   await page.waitForFunction(() => !document.querySelector('canvas').hasAttribute('data-selected'));
   kubectl(['delete', 'service', '-n', 'kgents-triad', name, '--wait=false']);
+  kubectl(['delete', 'endpointslice', '-n', 'kgents-triad', `${name}-e2e`, '--wait=false']);
   assert.deepEqual(errors, []);
   await page.close();
 });
