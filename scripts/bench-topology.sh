@@ -31,6 +31,7 @@ groups = [
     ("diff_full_scan", "diff_full_scan", "ms", 1e6),
     ("diff_encode", "diff_encode", "ns", 1.0),
     ("diff_decode", "diff_decode", "ns", 1.0),
+    ("findings_detect", "findings_detect", "ms", 1e6),
 ]
 missing = 0
 for group, stem, unit, scale in groups:

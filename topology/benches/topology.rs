@@ -10,6 +10,7 @@ use std::time::Duration;
 use criterion::{black_box, BatchSize, BenchmarkGroup, BenchmarkId, Criterion};
 use topology::{
     entity::{ContainerState, ContainerStatus, Details, Reason},
+    finding::{detect, RestartHistory, Thresholds, Tiers},
     layout::Layout,
     protocol::{encode_diff, encode_snapshot, ServerMsg},
     sample::{pods_for_entities, scale},
@@ -214,6 +215,23 @@ fn bench_layout(c: &mut Criterion, topologies: &[(Topology, &str)]) {
     }
 }
 
+/// The findings engine's round: the restart history's update and every detector, over the whole topology
+/// (it runs on the server's topology in place, so diffs wait for it).
+fn bench_findings(c: &mut Criterion, topologies: &[(Topology, &str)]) {
+    let (thresholds, tiers) = (Thresholds::default(), Tiers::default());
+    for (topology, label) in topologies {
+        let mut restarts = RestartHistory::default();
+        let mut now = 1_800_000_000;
+        sized(c, "findings_detect", topology.len()).bench_function(BenchmarkId::from_parameter(label), |b| {
+            b.iter(|| {
+                now += 1;
+                restarts.observe(topology, now, thresholds.restart_window_secs);
+                detect(black_box(topology), &[], now, &thresholds, &tiers, &restarts)
+            });
+        });
+    }
+}
+
 fn main() {
     let mut c = Criterion::default()
         .warm_up_time(Duration::from_millis(300))
@@ -225,5 +243,6 @@ fn main() {
     bench_diff_and_apply(&mut c, &topologies);
     bench_wire(&mut c, &topologies);
     bench_layout(&mut c, &topologies);
+    bench_findings(&mut c, &topologies);
     c.final_summary();
 }

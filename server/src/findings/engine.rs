@@ -102,14 +102,27 @@ impl Engine {
     }
 
     /// Runs the detectors on this state of the cluster, records the difference and announces it.
+    #[cfg(test)]
     pub async fn evaluate(
         &mut self,
         topology: &Topology,
         events: &[EventRecord],
         now: i64,
     ) -> Result<Changes, StoreError> {
+        let current = self.detect(topology, events, now);
+        self.record(current, now).await
+    }
+
+    /// What the detectors find in this state of the cluster (and the restart history it updates). Synchronous
+    /// and short, so that it can run on the hub's topology in place: a copy of a 10k-pod topology per round
+    /// would cost more than the detectors, and one more topology in memory.
+    pub fn detect(&mut self, topology: &Topology, events: &[EventRecord], now: i64) -> Vec<Finding> {
         self.restarts.observe(topology, now, self.thresholds.restart_window_secs);
-        let current = detect(topology, events, now, &self.thresholds, &self.tiers, &self.restarts);
+        detect(topology, events, now, &self.thresholds, &self.tiers, &self.restarts)
+    }
+
+    /// Compares what the detectors found with what is open: records the difference and announces it.
+    pub async fn record(&mut self, current: Vec<Finding>, now: i64) -> Result<Changes, StoreError> {
         let present: HashSet<String> = current.iter().map(|f| f.key.clone()).collect();
         self.candidates.retain(|key, _| present.contains(key));
         let started = *self.started.get_or_insert(now);
@@ -213,11 +226,12 @@ pub async fn run(mut engine: Engine, hub: Hub, events: EventLog, mut ready: watc
             return;
         }
         if *ready.borrow() {
-            let state = (hub.topology().seq(), *versions.borrow_and_update());
+            let state = (hub.seq(), *versions.borrow_and_update());
             if last != Some(state) || last_run.elapsed() >= TICK {
-                let topology = hub.topology();
                 let recent = events.recent(EVENT_CAPACITY, |_| true);
-                match engine.evaluate(&topology, &recent, unix_now()).await {
+                let now = unix_now();
+                let current = hub.with_topology(|topology| engine.detect(topology, &recent, now));
+                match engine.record(current, now).await {
                     Ok(changes) if changes != Changes::default() => tracing::info!(
                         opened = changes.opened.len(),
                         resolved = changes.resolved.len(),
