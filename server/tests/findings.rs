@@ -325,11 +325,18 @@ async fn causes_go_away_while_their_objects_stay(
         "ready": true, "restartCount": 6, "state": {"running": {}},
         "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled", "finishedAt": jiff_now_minus(3600)}}}]}});
     pods.patch_status("gl-oom", &PatchParams::default(), &Patch::Merge(old_kill)).await.unwrap();
-    within("the recovered rollout and the old OOM kill to resolve", || async {
+    // The load goes: usage falls back well under the limit at the next metrics poll.
+    let calm = serde_json::json!({"metadata": {"annotations": {sim::metrics::LOAD_ANNOTATION: null}}});
+    pods.patch("gl-hot", &PatchParams::default(), &Patch::Merge(calm)).await.unwrap();
+    within("the recovered rollout, the old OOM kill and the calmed pod to resolve", || async {
         let resolved = findings(demo, "state=resolved", ADMIN).await;
         has_all(
             &resolved,
-            &["rollout-stuck/c/deployment/kgents-agents/gl-stuck", "oom-killed/c/pod/kgents-agents/gl-oom"],
+            &[
+                "rollout-stuck/c/deployment/kgents-agents/gl-stuck",
+                "oom-killed/c/pod/kgents-agents/gl-oom",
+                "near-limit/c/pod/kgents-agents/gl-hot",
+            ],
         )
         .then_some(())
     })
@@ -372,6 +379,14 @@ async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_
         let pod = serde_json::json!({"metadata": {"name": name}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
         pods.create(&post, &object(pod)).await.unwrap();
     }
+    // Running at 97% of its memory limit, as the simulated metrics-server reports it.
+    let hot = serde_json::json!({"metadata": {"name": "gl-hot", "annotations": {sim::metrics::LOAD_ANNOTATION: "0.97"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox",
+            "resources": {"limits": {"cpu": "200m", "memory": "64Mi"}}}]}});
+    pods.create(&post, &object(hot)).await.unwrap();
+    let hot_running = serde_json::json!({"status": {"phase": "Running", "containerStatuses": [{"name": "c",
+        "image": "busybox", "imageID": "", "ready": true, "restartCount": 0, "state": {"running": {}}}]}});
+    pods.patch_status("gl-hot", &patch, &Patch::Merge(hot_running)).await.unwrap();
     // Killed for memory three times; once the engine has seen that, three more restarts make a spike (the
     // restart detector counts restarts within its window, not the lifetime total).
     let finished = jiff_now_minus(60);
@@ -408,6 +423,7 @@ async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_
         "oom-killed/c/pod/kgents-agents/gl-oom",
         "restarts/c/pod/kgents-agents/gl-oom",
         "readiness-flapping/c/pod/kgents-agents/gl-flap",
+        "near-limit/c/pod/kgents-agents/gl-hot",
     ];
     within("a finding for every written cause", || async {
         has_all(&findings(&demo, "state=open", ADMIN).await, &expected).then_some(())
@@ -421,6 +437,7 @@ async fn written_workload_and_pod_status_causes_open_their_findings_and_resolve_
     daemonsets.delete("gl-agent", &gone).await.unwrap();
     pods.delete("gl-oom", &gone).await.unwrap();
     pods.delete("gl-flap", &gone).await.unwrap();
+    pods.delete("gl-hot", &gone).await.unwrap();
     within("every written cause's finding to resolve", || async {
         has_all(&findings(&demo, "state=resolved", ADMIN).await, &expected).then_some(())
     })

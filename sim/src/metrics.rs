@@ -45,6 +45,11 @@ pub fn bytes(q: &str) -> Option<f64> {
     q.parse().ok()
 }
 
+/// A pod annotation only the simulator reads: the share of each container's limit (of its request, where it
+/// sets no limit) that its usage holds at, such as `"0.95"`. It puts a pod near its limits on demand, which the
+/// usage model never does by itself (real workloads do: a leak, a traffic spike).
+pub const LOAD_ANNOTATION: &str = "sim.gestalt-live.dev/load";
+
 /// A fraction in `[0, 1)` for this pod, container and window.
 fn noise(seed: u64, uid: &str, container: &str, window: i64, salt: u64) -> f64 {
     let h = mix(seed ^ hash_str(uid) ^ hash_str(container).rotate_left(17) ^ mix(window as u64) ^ salt);
@@ -58,6 +63,10 @@ pub fn container_usage(pod: &Value, seed: u64, now: i64) -> Vec<(String, f64, f6
     let statuses = pod["status"]["containerStatuses"].as_array().map(Vec::as_slice).unwrap_or_default();
     let running =
         |name: &str| statuses.iter().any(|s| s["name"] == name && s["state"]["running"].is_object());
+    let load = pod["metadata"]["annotations"][LOAD_ANNOTATION]
+        .as_str()
+        .and_then(|l| l.trim().parse::<f64>().ok())
+        .filter(|l| l.is_finite() && *l >= 0.0);
     let containers = pod["spec"]["containers"].as_array().map(Vec::as_slice).unwrap_or_default();
     containers
         .iter()
@@ -72,8 +81,17 @@ pub fn container_usage(pod: &Value, seed: u64, now: i64) -> Vec<(String, f64, f6
                 res["requests"]["memory"].as_str().and_then(bytes).unwrap_or(64.0 * 1024.0 * 1024.0);
             let cpu_cap = res["limits"]["cpu"].as_str().and_then(cpu_millis).unwrap_or(f64::MAX);
             let mem_cap = res["limits"]["memory"].as_str().and_then(bytes).unwrap_or(f64::MAX);
-            let cpu = (cpu_req * (0.1 + 0.8 * noise(seed, uid, name, window, 1))).min(cpu_cap);
-            let mem = (mem_req * (0.45 + 0.4 * noise(seed, uid, name, window, 2))).min(mem_cap);
+            let (cpu, mem) = match load {
+                Some(load) => {
+                    let of = |cap: f64, request: f64| if cap < f64::MAX { cap } else { request };
+                    (of(cpu_cap, cpu_req) * load, of(mem_cap, mem_req) * load)
+                }
+                None => (
+                    cpu_req * (0.1 + 0.8 * noise(seed, uid, name, window, 1)),
+                    mem_req * (0.45 + 0.4 * noise(seed, uid, name, window, 2)),
+                ),
+            };
+            let (cpu, mem) = (cpu.min(cpu_cap), mem.min(mem_cap));
             Some((name.to_owned(), cpu, mem))
         })
         .collect()
@@ -161,5 +179,35 @@ mod tests {
         assert!(*mem >= 0.45 * 268_435_456.0 && *mem < 0.85 * 268_435_456.0, "{mem}");
         assert_eq!(container_usage(&pod, 1, 1001), usage);
         assert_ne!(container_usage(&pod, 1, 1000 + WINDOW_SECONDS), usage);
+    }
+
+    #[test]
+    fn the_load_annotation_holds_usage_at_a_share_of_the_limit_and_never_above_it() {
+        let pod = |load: &str| {
+            json!({
+                "metadata": {"uid": "u2", "annotations": {LOAD_ANNOTATION: load}},
+                "spec": {"containers": [
+                    {"name": "capped", "resources": {"limits": {"cpu": "200m", "memory": "100Mi"}}},
+                    {"name": "requested", "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}]},
+                "status": {"containerStatuses": [
+                    {"name": "capped", "state": {"running": {}}},
+                    {"name": "requested", "state": {"running": {}}}]}
+            })
+        };
+        let mib = 1024.0 * 1024.0;
+        let close = |(name, cpu, mem): &(String, f64, f64), want: (&str, f64, f64)| {
+            name == want.0 && (cpu - want.1).abs() < 1e-6 && (mem - want.2).abs() < 1.0
+        };
+        let usage = container_usage(&pod("0.95"), 1, 1000);
+        assert!(close(&usage[0], ("capped", 190.0, 95.0 * mib)), "{usage:?}");
+        assert!(close(&usage[1], ("requested", 950.0, 0.95 * 1024.0 * mib)), "of the request: {usage:?}");
+        assert_eq!(container_usage(&pod("0.95"), 1, 1000 + 5 * WINDOW_SECONDS), usage, "held, not noisy");
+        let over = container_usage(&pod("3"), 1, 1000);
+        assert!(close(&over[0], ("capped", 200.0, 100.0 * mib)), "never above the limit: {over:?}");
+        // Nonsense is ignored: the usual model.
+        for bad in ["lots", "-1", "NaN"] {
+            let (_, _, mem) = container_usage(&pod(bad), 1, 1000)[1].clone();
+            assert!(mem >= 0.45 * 1024.0 * mib && mem < 0.85 * 1024.0 * mib, "{bad}: {mem}");
+        }
     }
 }
