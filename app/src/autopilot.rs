@@ -61,12 +61,23 @@ impl Autopilot {
     /// Takes note of the topology: entities that became unhealthy since the last observation are queued, one per
     /// namespace (the most abstract), and entities that recovered leave the queue.
     pub fn observe(&mut self, topology: &Topology) {
+        self.take_note(topology, true);
+    }
+
+    /// Takes note of a topology the server is still filling in (its first list of the cluster is not done):
+    /// what turns unhealthy now was broken before the page looked, as a service whose endpoints are listed
+    /// after it, so it joins the baseline instead of the tour.
+    pub fn observe_unsettled(&mut self, topology: &Topology) {
+        self.take_note(topology, false);
+    }
+
+    fn take_note(&mut self, topology: &Topology, tour: bool) {
         let now: HashSet<EntityId> = topology
             .entities()
             .filter(|e| e.health.level() == HealthLevel::Unhealthy)
             .map(|e| e.id.clone())
             .collect();
-        if let Some(before) = &self.unhealthy {
+        if let Some(before) = self.unhealthy.as_ref().filter(|_| tour) {
             let mut per_namespace: BTreeMap<(&str, &str), &EntityId> = BTreeMap::new();
             for id in now.iter().filter(|id| !before.contains(*id)) {
                 let slot = per_namespace.entry((id.cluster(), id.namespace())).or_insert(id);
@@ -124,11 +135,16 @@ impl Autopilot {
 
 /// The autopilot of a kiosk page, with its caption. Renders nothing outside kiosk mode.
 #[component]
-pub fn AutopilotCaption() -> impl IntoView {
+pub fn AutopilotCaption(
+    /// The page's link: until the server has listed the whole cluster, what turns up broken is not news.
+    connection: RwSignal<crate::link::Connection>,
+) -> impl IntoView {
     let view = expect_context::<View>();
     let caption = RwSignal::new(None::<(String, String)>);
     #[cfg(feature = "hydrate")]
-    drive(view, caption);
+    drive(view, connection, caption);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = connection;
     view! {
         <Show when=move || view.kiosk.get()>
             <div
@@ -155,7 +171,11 @@ pub fn AutopilotCaption() -> impl IntoView {
 
 /// Runs the autopilot while the page is in kiosk mode: observes every topology drawn, ticks twice a second.
 #[cfg(feature = "hydrate")]
-fn drive(view: View, caption: RwSignal<Option<(String, String)>>) {
+fn drive(
+    view: View,
+    connection: RwSignal<crate::link::Connection>,
+    caption: RwSignal<Option<(String, String)>>,
+) {
     use std::cell::RefCell;
     use std::rc::Rc;
 
@@ -168,10 +188,11 @@ fn drive(view: View, caption: RwSignal<Option<(String, String)>>) {
             if !view.kiosk.get() {
                 return;
             }
-            view.topology.with(|t| {
-                if let Some(t) = t {
-                    pilot.borrow_mut().observe(t);
-                }
+            let settled = connection.with_untracked(|c| c.state() != "connecting");
+            view.topology.with(|t| match t {
+                Some(t) if settled => pilot.borrow_mut().observe(t),
+                Some(t) => pilot.borrow_mut().observe_unsettled(t),
+                None => {}
             });
         });
     }
@@ -256,6 +277,18 @@ mod tests {
         assert_eq!(pilot.tick(1.0 + DWELL_MS - 1.0), None, "dwells");
         assert_eq!(pilot.tick(1.0 + DWELL_MS), Some(Step::Overview));
         assert_eq!(pilot.tick(1.0 + DWELL_MS + 10.0), None);
+    }
+
+    #[test]
+    fn what_turns_up_broken_while_the_server_still_lists_the_cluster_is_not_toured() {
+        let mut pilot = Autopilot::new();
+        let service = |sick| entity(Kind::Deployment, "a", "api", sick);
+        pilot.observe_unsettled(&cluster(vec![service(false)]));
+        pilot.observe_unsettled(&cluster(vec![service(true)]));
+        pilot.observe(&cluster(vec![service(true)]));
+        assert_eq!(pilot.queued(), 0, "its endpoints were listed after it: broken before anyone looked");
+        pilot.observe(&cluster(vec![service(true), entity(Kind::Pod, "a", "p", true)]));
+        assert_eq!(pilot.tick(0.0), Some(Step::Show(EntityId::new("c", Kind::Pod, "a", "p"))));
     }
 
     #[test]

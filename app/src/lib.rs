@@ -170,7 +170,7 @@ fn LivePage() -> impl IntoView {
                 <table::TableView/>
             </Show>
             <findings::FindingsPanel/>
-            <autopilot::AutopilotCaption/>
+            <autopilot::AutopilotCaption connection=connection/>
             <FullscreenButton/>
         </main>
         <footer class="gl-status" role="status" aria-live="polite" hidden=move || view.kiosk.get()>
