@@ -19,6 +19,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use scene::camera::Orbit;
 use scene::instances::Emphasis;
+use scene::update::Pending;
 use topology::protocol::{ClientMsg, Filters, ServerMsg};
 use topology::Topology;
 use web_sys::HtmlCanvasElement;
@@ -155,7 +156,14 @@ fn now() -> f64 {
 }
 
 async fn run(canvas: HtmlCanvasElement, ui: Ui, scene: SceneSlot) {
-    let mut client = Client { canvas: Some(canvas), scene, topology: None, data_at: None, dirty: false };
+    let mut client = Client {
+        canvas: Some(canvas),
+        scene,
+        topology: None,
+        data_at: None,
+        dirty: false,
+        pending: Pending::All,
+    };
     let mut attempt = 0;
     let mut lost_at = None;
     loop {
@@ -190,6 +198,8 @@ struct Client {
     data_at: Option<f64>,
     /// The topology changed since the scene last drew it.
     dirty: bool,
+    /// How it changed: the scene redraws only what the diffs touched.
+    pending: Pending,
 }
 
 impl Client {
@@ -247,6 +257,7 @@ impl Client {
         match message {
             ServerMsg::Snapshot(topology) => {
                 self.topology = Some(Arc::new(topology));
+                self.pending = Pending::All;
                 self.dirty = true;
                 self.data_at = Some(now());
             }
@@ -261,6 +272,7 @@ impl Client {
                     self.topology = None;
                     return false;
                 }
+                self.pending.diff(&diff);
                 self.dirty = true;
                 self.data_at = Some(now());
             }
@@ -282,8 +294,9 @@ impl Client {
             ui.summary.set(crate::summary(topology));
             ui.view.topology.set(Some(Arc::clone(topology)));
         });
+        let pending = std::mem::replace(&mut self.pending, Pending::drawn(topology));
         if let Some(scene) = self.scene.borrow().as_ref() {
-            scene.set_topology(topology);
+            scene.update(topology, &pending);
             mark_drawn(topology);
             return Ok(());
         }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use topology::interp::{Target, Visual};
 use topology::layout::Layout;
-use topology::{EntityId, HealthLevel, Kind, Topology};
+use topology::{Entity, EntityId, HealthLevel, Kind, Topology};
 
 use crate::palette::{health_color, scale, Rgba};
 
@@ -43,18 +43,17 @@ pub fn build(topology: &Topology, layout: &Layout) -> Instances {
 /// `0..=1`) and whether it pulses (unhealthy, or CPU or memory near its ceiling: see [`topology::load`]). Kinds
 /// drawn as bands are left out, as in [`build`].
 pub fn targets(topology: &Topology, layout: &Layout) -> Vec<(EntityId, Target)> {
-    topology
-        .entities()
-        .filter(|entity| scale(entity.kind).is_some())
-        .filter_map(|entity| {
-            let position = layout.position(&entity.id)?;
-            let [r, g, b, _] = health_color(entity.health.level());
-            let color = [f32::from(r) / 255.0, f32::from(g) / 255.0, f32::from(b) / 255.0];
-            let pulse =
-                entity.health.level() == HealthLevel::Unhealthy || topology::load::load(entity).high();
-            Some((entity.id.clone(), Target { position, color, pulse }))
-        })
-        .collect()
+    topology.entities().filter_map(|entity| Some((entity.id.clone(), target(entity, layout)?))).collect()
+}
+
+/// One entity's entry of [`targets`]; `None` when it is not drawn as an object or not laid out.
+pub fn target(entity: &Entity, layout: &Layout) -> Option<Target> {
+    scale(entity.kind)?;
+    let position = layout.position(&entity.id)?;
+    let [r, g, b, _] = health_color(entity.health.level());
+    let color = [f32::from(r) / 255.0, f32::from(g) / 255.0, f32::from(b) / 255.0];
+    let pulse = entity.health.level() == HealthLevel::Unhealthy || topology::load::load(entity).high();
+    Some(Target { position, color, pulse })
 }
 
 /// What stands out: the selected entity (drawn larger), a highlighted set such as the selection's chain (the rest

@@ -12,6 +12,7 @@ pub mod floors;
 pub mod instances;
 pub mod palette;
 pub mod pick;
+pub mod update;
 
 #[cfg(target_arch = "wasm32")]
 pub mod input;

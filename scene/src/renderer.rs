@@ -27,6 +27,7 @@ use crate::input::{self, Listeners};
 use crate::instances::{self, Emphasis, Instance, Instances};
 use crate::labels::LabelLayer;
 use crate::palette::{scale, shape, Shape};
+use crate::update::{self, Pending, Retarget};
 use crate::SceneError;
 
 /// The background colour, also what tests compare against to prove something was drawn.
@@ -84,6 +85,8 @@ pub(crate) struct Renderer {
     ambient: AmbientLight,
     sun: DirectionalLight,
     bounds: Option<([f32; 3], [f32; 3])>,
+    /// The layout of `topology`, kept to bring it up to date after diffs (see [`crate::update`]).
+    layout: Option<Layout>,
     animator: Animator<EntityId>,
     /// Instance data must be rebuilt from the animator at the next frame.
     animate: bool,
@@ -126,15 +129,58 @@ impl SceneHandle {
 
     fn set_topology_now(&self, topology: &Arc<Topology>) {
         let layout = crate::timing::span("scene.layout", || Layout::compute(topology));
+        self.redraw_all(topology, layout);
+    }
+
+    /// The same as [`set_topology`](Self::set_topology) for a topology the scene drew before `pending` changed
+    /// it: only the entities the diffs touched (and those their groups moved) are laid out and re-targeted again
+    /// (see [`crate::update`]); a snapshot or a gap in the sequence takes the full path.
+    pub fn update(&self, topology: &Arc<Topology>, pending: &Pending) {
+        crate::timing::span("scene.set_topology", || self.update_now(topology, pending));
+    }
+
+    fn update_now(&self, topology: &Arc<Topology>, pending: &Pending) {
+        let kept = self.inner.borrow_mut().layout.take();
+        let Some(mut layout) = kept else {
+            return self.set_topology_now(topology);
+        };
+        let change = crate::timing::span("scene.layout", || update::retarget(topology, &mut layout, pending));
+        let Some(change) = change else { return self.redraw_all(topology, layout) };
+        let mut renderer = self.inner.borrow_mut();
+        renderer.topology = Arc::clone(topology);
+        if change == Retarget::default() {
+            renderer.layout = Some(layout);
+            return;
+        }
+        renderer.edge_pairs = None;
+        renderer.set_floors(&layout);
+        for (id, unhealthy) in change.unhealthy {
+            if unhealthy {
+                renderer.unhealthy.insert(id);
+            } else {
+                renderer.unhealthy.remove(&id);
+            }
+        }
+        let now = now_secs();
+        for id in &change.removed {
+            renderer.unhealthy.remove(id);
+            renderer.animator.remove(id, now);
+        }
+        for (id, target) in change.set {
+            renderer.animator.set_target(id, target, now);
+        }
+        let bounds =
+            bounds_of(layout.positions().filter(|(id, _)| scale(id.kind()).is_some()).map(|(_, p)| p));
+        renderer.set_bounds(bounds);
+        renderer.animate = true;
+        renderer.layout = Some(layout);
+    }
+
+    fn redraw_all(&self, topology: &Arc<Topology>, layout: Layout) {
         let mut renderer = self.inner.borrow_mut();
         renderer.topology = Arc::clone(topology);
         renderer.edge_pairs = None;
-        let floors = to_three_d(&crate::floors::floors(&layout));
-        renderer.floors.geometry.set_instances(&floors);
-        if let Some(labels) = renderer.labels.as_mut() {
-            labels.set(crate::floors::labels(&layout));
-        }
-        renderer.labels_moved = true;
+        renderer.set_floors(&layout);
         renderer.unhealthy = topology
             .entities()
             .filter(|e| e.health.level() == topology::HealthLevel::Unhealthy)
@@ -142,6 +188,7 @@ impl SceneHandle {
             .collect();
         let targets = crate::timing::span("scene.targets", || instances::targets(topology, &layout));
         crate::timing::span("scene.set_targets", || renderer.set_targets(&targets));
+        renderer.layout = Some(layout);
     }
 
     /// Frames drawn so far (for the status line and tests).
@@ -272,6 +319,7 @@ pub fn start(
         ambient,
         sun,
         bounds: None,
+        layout: None,
         animator: Animator::new(),
         animate: false,
         dirty: true,
@@ -316,14 +364,27 @@ impl Renderer {
         for id in &gone {
             self.animator.remove(id, now);
         }
-        let bounds = bounds_of(targets);
+        self.set_bounds(bounds_of(targets.iter().map(|(_, t)| t.position)));
+        self.animate = true;
+    }
+
+    fn set_bounds(&mut self, bounds: Option<([f32; 3], [f32; 3])>) {
         if reframe(self.bounds, bounds) {
             self.bounds = bounds;
             // At the next frame, not now: the page's panels are laid out for this topology only once its
             // effects ran (after this call), and the framing measures them.
             self.reframe = true;
         }
-        self.animate = true;
+    }
+
+    /// The floors and labels of the bands (labels only rewritten where they changed).
+    fn set_floors(&mut self, layout: &Layout) {
+        let floors = to_three_d(&crate::floors::floors(layout));
+        self.floors.geometry.set_instances(&floors);
+        if let Some(labels) = self.labels.as_mut() {
+            labels.set(crate::floors::labels(layout));
+        }
+        self.labels_moved = true;
     }
 
     /// Rewrites the instance data from the animator at `now`; keeps animating while anything moves.
@@ -623,14 +684,11 @@ fn prefers_reduced_motion() -> bool {
         .is_some_and(|query| query.matches())
 }
 
-fn bounds_of(targets: &[(EntityId, topology::interp::Target)]) -> Option<([f32; 3], [f32; 3])> {
+fn bounds_of(positions: impl Iterator<Item = [f32; 3]>) -> Option<([f32; 3], [f32; 3])> {
     let mut all = Instances::new();
     all.insert(
         Kind::Pod,
-        targets
-            .iter()
-            .map(|(_, t)| Instance { position: t.position, scale: [1.0; 3], color: [0; 4] })
-            .collect(),
+        positions.map(|position| Instance { position, scale: [1.0; 3], color: [0; 4] }).collect(),
     );
     instances::bounds(&all)
 }

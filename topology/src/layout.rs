@@ -18,8 +18,8 @@
 //! [`BANDS_PER_STEP`]) shifts the bands after it, and the scene's interpolation glides them there.
 //!
 //! **Determinism**: everything is ordered maps and sorted ids, no hashing, so the same topology gives the same
-//! layout bit for bit on the server and in the browser. **Incrementality**: [`Layout::apply_diff`] re-places only
-//! the groups a diff touched (a patch only moves its own entity in Z) and falls back to a full recomputation when
+//! layout bit for bit on the server and in the browser. **Incrementality**: [`Layout::apply_diff`] (or
+//! [`Layout::apply_keys`], for several diffs at once) re-places only the groups a diff touched (a patch only moves its own entity in Z) and falls back to a full recomputation when
 //! the band structure changes or the diff does not follow the layout's sequence number; a property test checks
 //! that the result always equals [`Layout::compute`].
 
@@ -142,13 +142,29 @@ impl Layout {
     /// diff). Re-places only the groups the diff touched; recomputes everything if the diff does not start at the
     /// layout's sequence number or the band structure changed.
     pub fn apply_diff(&mut self, topology: &Topology, diff: &Diff) -> LayoutDelta {
-        if diff.base_seq != self.seq || diff.seq != topology.seq() {
+        if diff.seq != topology.seq() {
+            return self.recompute(topology);
+        }
+        self.apply_keys(topology, diff.base_seq, &diff.ops.iter().map(crate::diff::Op::key).collect())
+    }
+
+    /// Brings the layout up to date after any number of diffs, the first based on `base_seq`, were applied to
+    /// `topology`, given only the keys they touched. A page that draws at most every 100 ms applies several
+    /// diffs between two drawings; what matters is which entities changed, not how often, because each one is
+    /// compared with the state `topology` has now. Falls back to a full recomputation as
+    /// [`apply_diff`](Layout::apply_diff) does.
+    pub fn apply_keys(
+        &mut self,
+        topology: &Topology,
+        base_seq: u64,
+        keys: &BTreeSet<EntityKey>,
+    ) -> LayoutDelta {
+        if base_seq != self.seq {
             return self.recompute(topology);
         }
         let mut delta = LayoutDelta::default();
         let mut touched = BTreeSet::new();
-        let keys: BTreeSet<EntityKey> = diff.ops.iter().map(crate::diff::Op::key).collect();
-        for key in keys {
+        for &key in keys {
             let old = self.keys.get(&key).cloned();
             let new = topology.by_key(key);
             match (old, new) {
@@ -184,7 +200,7 @@ impl Layout {
                 }
             }
         }
-        self.seq = diff.seq;
+        self.seq = topology.seq();
         if self.set_bands(topology) {
             let all: Vec<GroupKey> = self.groups.keys().cloned().collect();
             touched.extend(all);

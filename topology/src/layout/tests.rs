@@ -201,6 +201,37 @@ proptest! {
         }
     }
 
+    // What a page does between two drawings: several diffs applied to the topology, then the layout brought up
+    // to date once from the keys they touched.
+    #[test]
+    fn the_layout_after_several_diffs_at_once_equals_the_full_one(
+        start in arb_topology(24),
+        batches in vec(vec(arb_mutation(), 1..5), 1..6),
+    ) {
+        let mut topology = start;
+        let mut layout = Layout::compute(&topology);
+        let before = layout.clone();
+        let base_seq = topology.seq();
+        let mut keys = BTreeSet::new();
+        for batch in &batches {
+            if let Some(diff) = mutate(&mut topology, batch) {
+                keys.extend(diff.ops.iter().map(crate::diff::Op::key));
+            }
+        }
+        let delta = layout.apply_keys(&topology, base_seq, &keys);
+        prop_assert_eq!(&layout, &Layout::compute(&topology));
+        for (id, position) in layout.positions() {
+            if before.position(id) != Some(position) {
+                prop_assert!(delta.moved.contains(id), "{} moved without being reported", id);
+            }
+        }
+        for (id, _) in before.positions() {
+            if layout.position(id).is_none() {
+                prop_assert!(delta.removed.contains(id), "{} removed without being reported", id);
+            }
+        }
+    }
+
     // Layouts are pure functions of the topology, so this also covers removal (from `T + e` back to `T`).
     #[test]
     fn adding_or_removing_an_entity_in_an_existing_band_moves_nothing_outside_its_group(
