@@ -88,7 +88,7 @@ async fn main() -> Result<()> {
     let mut ready = outputs.ready.clone();
     ready.wait_for(|r| *r).await?;
     let ready_s = started.elapsed().as_secs_f64();
-    let entities = outputs.topology.fresh().await?.len();
+    let entities = outputs.topology.read().len();
     eprintln!("collector_bench: ready with {entities} entities in {ready_s:.3} s");
     println!("collector.ready_{label}_s {ready_s:.3} s");
 
@@ -106,11 +106,12 @@ async fn main() -> Result<()> {
             )
         })
         .collect();
-    // The hub's path: a replica kept from the diffs, started from a copy asked of the owner once the cluster is
-    // quiet (subscribed first, so no diff falls in between; those the copy already holds are skipped).
+    // The published path: a replica kept from the owner's diffs, as the hub's clients keep theirs, started from a
+    // copy of the owner's topology once the cluster is quiet (subscribed first, so no diff falls in between;
+    // those the copy already holds are skipped).
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut diffs = outputs.diffs.subscribe();
-    let mut replica = (*outputs.topology.fresh().await?).clone();
+    let mut replica = outputs.topology.read().clone();
     let mut latencies = Vec::with_capacity(targets.len());
     for (i, (ns, name)) in targets.iter().enumerate() {
         let value = format!("v{i}");
@@ -120,13 +121,14 @@ async fn main() -> Result<()> {
             .store()
             .modify(PODS, Some(ns), name, |p| p["metadata"]["labels"]["bench"] = json!(value))?;
         loop {
-            let diff = tokio::time::timeout(Duration::from_secs(5), diffs.recv())
+            let published = tokio::time::timeout(Duration::from_secs(5), diffs.recv())
                 .await
                 .map_err(|_| format!("the change to {ns}/{name} never reached the topology"))??;
+            let diff = &published.diff;
             if diff.seq <= replica.seq() {
                 continue;
             }
-            replica.apply(&diff)?;
+            replica.apply(diff)?;
             if replica.get(&id).is_some_and(|e| e.labels.iter().any(|(k, v)| k == "bench" && v == value)) {
                 latencies.push(written.elapsed().as_secs_f64() * 1000.0);
                 break;

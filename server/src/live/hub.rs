@@ -1,21 +1,21 @@
-//! The hub: follows the topology owner's diffs, keeps its own current copy of the topology by applying them
-//! (the owner copies its whole topology only when asked, see [`crate::collector::owner::Copies`]),
-//! encodes each diff once, keeps a ring for resuming clients and fans frames out through a bounded broadcast
-//! channel.
+//! The hub: follows the topology owner's diffs, encodes each once, keeps a ring for resuming clients and fans
+//! frames out through a bounded broadcast channel. Snapshots are read from the owner's own topology
+//! ([`crate::collector::owner::Shared`]), which may be a few diffs ahead of the ring: sessions skip the frames
+//! their snapshot already holds.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, Weak};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use tokio::sync::{broadcast, watch};
 use topology::diff::{Diff, Op};
 use topology::protocol::{self, Filters, LinkState, ProtocolError, ServerMsg};
-use topology::{EntityId, EntityKey, Topology};
+use topology::{EntityId, Topology};
 
 use super::{Config, Format};
-use crate::collector::owner::Copies;
+use crate::collector::owner::{Published, Shared};
 use crate::metrics::Metrics;
 
 /// What the hub says about its data, for the status line of every client.
@@ -134,13 +134,12 @@ struct Inner {
     config: Config,
     ring: Mutex<Ring>,
     tx: broadcast::Sender<Item>,
-    /// The current topology: the owner's diffs applied in order.
-    mirror: RwLock<Topology>,
-    /// The last shared copy of `mirror`, reused by whoever asks before the next diff while someone still holds
-    /// it. Held weakly: a kept copy would be one more whole topology in memory for as long as the server runs.
+    /// The owner's topology, read in place.
+    topology: Shared,
+    /// The last copy of `topology` handed out, reused by whoever asks before the next diff while someone still
+    /// holds it. Held weakly: a kept copy would be one more whole topology in memory for as long as the server
+    /// runs.
     copy: Mutex<Weak<Topology>>,
-    /// The owner's own copies, to start from and to start over from.
-    owner_copy: Copies,
     link: watch::Receiver<Link>,
     shutdown: watch::Sender<bool>,
     snapshot: Mutex<SnapshotCache>,
@@ -198,12 +197,12 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Hub {
-    /// Starts following `diffs` (subscribed before `topology` was read, so nothing is missed) on the current
-    /// runtime.
+    /// Starts following `diffs` (subscribed before the owner started, or before `topology` was read, so nothing
+    /// is missed) on the current runtime.
     pub fn start(
         config: Config,
-        topology: Copies,
-        diffs: broadcast::Receiver<Diff>,
+        topology: Shared,
+        diffs: broadcast::Receiver<Arc<Published>>,
         link: watch::Receiver<Link>,
         metrics: Arc<Metrics>,
     ) -> Hub {
@@ -213,9 +212,8 @@ impl Hub {
             config,
             ring: Mutex::new(Ring::default()),
             tx,
-            mirror: RwLock::new(Topology::new()),
+            topology,
             copy: Mutex::new(Weak::new()),
-            owner_copy: topology,
             link,
             shutdown,
             snapshot: Mutex::new(SnapshotCache::default()),
@@ -243,27 +241,27 @@ impl Hub {
     /// Copies are shared while they are current and someone holds them. A copy of 10k pods costs tens of
     /// milliseconds and ~40 MB: to look at the topology, use [`Hub::with_topology`].
     pub fn topology(&self) -> Arc<Topology> {
-        let mirror = read(&self.0.mirror);
+        let current = self.0.topology.read();
         let mut copy = lock(&self.0.copy);
         match copy.upgrade() {
-            Some(topology) if topology.seq() == mirror.seq() => topology,
+            Some(topology) if topology.seq() == current.seq() => topology,
             _ => {
-                let topology = Arc::new(mirror.clone());
+                let topology = Arc::new(current.clone());
                 *copy = Arc::downgrade(&topology);
                 topology
             }
         }
     }
 
-    /// Runs `f` on the current topology, without copying it. Diffs wait while `f` runs: keep it short and
+    /// Runs `f` on the current topology, without copying it. The owner waits while `f` runs: keep it short and
     /// never block in it.
     pub fn with_topology<R>(&self, f: impl FnOnce(&Topology) -> R) -> R {
-        f(&read(&self.0.mirror))
+        f(&self.0.topology.read())
     }
 
     /// The sequence number of the current topology.
     pub fn seq(&self) -> u64 {
-        read(&self.0.mirror).seq()
+        self.0.topology.read().seq()
     }
 
     /// The hub's state, to follow.
@@ -307,7 +305,7 @@ impl Hub {
     /// The latest topology as a snapshot message for a client with `filters`, and its sequence number.
     /// Unfiltered snapshots are encoded once per sequence number and shared.
     pub fn snapshot(&self, format: Format, filters: &Filters) -> Result<(u64, Bytes), ProtocolError> {
-        let topology = read(&self.0.mirror);
+        let topology = self.0.topology.read();
         let seq = topology.seq();
         if !filters.is_empty() {
             let filtered = filters.topology(&topology);
@@ -334,7 +332,7 @@ impl Hub {
     pub fn refresh_gauges(&self) {
         let metrics = &self.0.metrics;
         let (len, seq) = {
-            let topology = read(&self.0.mirror);
+            let topology = self.0.topology.read();
             (topology.len(), topology.seq())
         };
         metrics.topology_entities.set(len as i64);
@@ -373,12 +371,12 @@ impl Hub {
         drop(clients);
     }
 
-    async fn run(self, mut diffs: broadcast::Receiver<Diff>) {
+    async fn run(self, mut diffs: broadcast::Receiver<Arc<Published>>) {
         loop {
-            let diff = match diffs.recv().await {
-                Ok(diff) => diff,
+            let published = match diffs.recv().await {
+                Ok(published) => published,
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    // The next diff shows the gap; starting over waits for an owner copy that covers it.
+                    // The next diff shows the gap.
                     tracing::warn!(missed, "hub: fell behind the topology owner");
                     continue;
                 }
@@ -387,39 +385,36 @@ impl Hub {
                     return;
                 }
             };
-            if let Err(gap) = self.publish(&diff) {
-                tracing::warn!("hub: {gap}; starting over from the owner's copy");
-                self.reset(diff.base_seq).await;
-                if let Err(gap) = self.publish(&diff) {
-                    tracing::warn!("hub: {gap} again; the next diff retries");
-                }
+            if let Err(gap) = self.publish(&published) {
+                tracing::warn!("hub: {gap}; every client starts over from a snapshot");
+                self.reset();
             }
         }
     }
 
-    /// Applies `diff` to the mirror, encodes it, puts it in the ring and sends it to every session.
-    fn publish(&self, diff: &Diff) -> Result<(), String> {
-        let ids = {
-            let mut mirror = write(&self.0.mirror);
-            if diff.seq <= mirror.seq() {
-                // Already in the copy the hub started from.
-                return Ok(());
-            }
-            let ids = resolve(&mirror, diff)?;
-            mirror.apply(diff).map_err(|e| e.to_string())?;
-            ids
-        };
+    /// Encodes a diff, puts it in the ring and sends it to every session.
+    fn publish(&self, published: &Published) -> Result<(), String> {
+        let diff = &published.diff;
+        let last_seq = lock(&self.0.ring).last_seq;
+        if diff.seq <= last_seq {
+            // Already in the topology the ring (re)started from.
+            return Ok(());
+        }
+        if diff.base_seq != last_seq {
+            return Err(format!("diffs {}..{} are missing", last_seq, diff.base_seq));
+        }
         let binary = Bytes::from(protocol::encode_diff(diff).map_err(|e| e.to_string())?);
         let ops = diff.ops.len() as u64;
         let frame = Arc::new(Frame {
             base_seq: diff.base_seq,
             seq: diff.seq,
-            ids,
+            ids: published.ids.clone(),
             binary,
             json: OnceLock::new(),
             published: Instant::now(),
         });
         {
+            // Only this task pushes: nothing came in between.
             let mut ring = lock(&self.0.ring);
             ring.last_seq = frame.seq();
             ring.bytes += frame.size();
@@ -438,56 +433,21 @@ impl Hub {
         Ok(())
     }
 
-    /// Starts over from an owner copy at `seq` or later (asked for, and waited for up to 5 s: the owner copies
-    /// between two batches) and tells every session to resync.
-    async fn reset(&self, seq: u64) {
+    /// Starts the ring over from the owner's current topology and tells every session to resync; the diffs
+    /// still queued for the hub that it already holds are then skipped.
+    fn reset(&self) {
         self.0.metrics.hub_resets.inc();
-        let waited = tokio::time::timeout(Duration::from_secs(5), self.0.owner_copy.at_least(seq)).await;
-        if !matches!(waited, Ok(Ok(_))) {
-            tracing::warn!(seq, "hub: no owner copy at seq {seq} yet; starting from an older one");
-        }
         self.reseed();
         self.broadcast(Item::Reset);
     }
 
     fn reseed(&self) {
-        let topology = self.0.owner_copy.latest.borrow().clone();
-        let mut mirror = write(&self.0.mirror);
+        let seq = self.0.topology.read().seq();
         let mut ring = lock(&self.0.ring);
         ring.frames.clear();
         ring.bytes = 0;
-        ring.last_seq = topology.seq();
-        *mirror = (*topology).clone();
+        ring.last_seq = seq;
     }
-}
-
-/// The entity of each op: from the op for creations, else from the topology the diff applies to (or from a
-/// creation earlier in the same diff).
-fn resolve(before: &Topology, diff: &Diff) -> Result<Vec<EntityId>, String> {
-    let mut created: BTreeMap<EntityKey, &EntityId> = BTreeMap::new();
-    diff.ops
-        .iter()
-        .map(|op| match op {
-            Op::Create { key, entity } => {
-                created.insert(*key, &entity.id);
-                Ok(entity.id.clone())
-            }
-            Op::Patch { key, .. } | Op::Remove { key } => created
-                .get(key)
-                .copied()
-                .or_else(|| before.id_of(*key))
-                .cloned()
-                .ok_or_else(|| format!("a diff names an unknown key {key:?}")),
-        })
-        .collect()
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A snapshot message in `format`.

@@ -1,5 +1,5 @@
-//! A stand-in for the topology owner, publishing exactly as it does (topology first, then the diff), so hub,
-//! session and router tests drive a real [`Hub`].
+//! A stand-in for the topology owner, publishing exactly as it does (the shared topology changed first, then
+//! the diff sent), so hub, session and router tests drive a real [`Hub`].
 
 use std::sync::Arc;
 
@@ -9,15 +9,14 @@ use topology::protocol::LinkState;
 use topology::{Entity, EntityId, Topology};
 
 use super::{Config, Hub, Link};
-use crate::collector::owner::Copies;
+use crate::collector::owner::{Published, Shared};
 use crate::metrics::Metrics;
 
 /// The owner's side of a hub under test.
 pub struct Owner {
-    /// What the owner holds.
-    pub topology: Topology,
-    topology_tx: watch::Sender<Arc<Topology>>,
-    diff_tx: broadcast::Sender<Diff>,
+    /// What the owner holds (and the hub reads).
+    pub topology: Shared,
+    diff_tx: broadcast::Sender<Arc<Published>>,
     /// The link state the hub reports.
     pub link: watch::Sender<Link>,
     /// The hub under test.
@@ -27,29 +26,36 @@ pub struct Owner {
 impl Owner {
     /// A hub over `topology`, live.
     pub fn new(topology: Topology, config: Config) -> Owner {
-        let (topology_tx, topology_rx) = watch::channel(Arc::new(topology.clone()));
+        let topology = Shared::new(topology);
         let (diff_tx, diff_rx) = broadcast::channel(64);
         let (link, link_rx) = watch::channel(Link { state: LinkState::Live, message: String::new() });
-        let hub = Hub::start(config, Copies::unrequested(topology_rx), diff_rx, link_rx, Metrics::shared());
-        Owner { topology, topology_tx, diff_tx, link, hub }
+        let hub = Hub::start(config, topology.clone(), diff_rx, link_rx, Metrics::shared());
+        Owner { topology, diff_tx, link, hub }
     }
 
     /// Commits a change as the owner does; returns the diff, if anything changed.
     pub fn change(&mut self, edit: impl FnOnce(&mut topology::Transaction<'_>)) -> Option<Diff> {
-        let mut tx = self.topology.transaction();
-        edit(&mut tx);
-        let diff = tx.commit()?;
-        self.topology_tx.send_replace(Arc::new(self.topology.clone()));
-        let _ = self.diff_tx.send(diff.clone());
+        let (diff, ids) = {
+            let mut topology = self.topology.write();
+            let mut tx = topology.transaction();
+            edit(&mut tx);
+            tx.commit_with_ids()?
+        };
+        let _ = self.diff_tx.send(Arc::new(Published { diff: diff.clone(), ids }));
         Some(diff)
     }
 
-    /// Commits a change whose diff the hub never receives; only the owner's copy shows it.
+    /// Commits a change whose diff the hub never receives; only the topology shows it.
     pub fn change_unseen(&mut self, edit: impl FnOnce(&mut topology::Transaction<'_>)) {
-        let mut tx = self.topology.transaction();
+        let mut topology = self.topology.write();
+        let mut tx = topology.transaction();
         edit(&mut tx);
         tx.commit();
-        self.topology_tx.send_replace(Arc::new(self.topology.clone()));
+    }
+
+    /// A copy of the topology as it is now.
+    pub fn current(&self) -> Topology {
+        self.topology.read().clone()
     }
 
     /// Upserts one entity.
@@ -68,7 +74,7 @@ impl Owner {
 
     /// Waits until the hub has published up to the owner's seq.
     pub async fn settle(&self) {
-        let seq = self.topology.seq();
+        let seq = self.topology.read().seq();
         for _ in 0..500 {
             if self.hub.since(seq).is_some_and(|f| f.is_empty()) {
                 return;

@@ -51,7 +51,7 @@ async fn a_live_state_is_503_until_ready_then_serves_the_latest_topology() {
     assert_eq!(get(router.clone(), "/readyz").await, (StatusCode::OK, "ready".into()));
     let (status, body) = get(router, "/api/v1/topology").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(serde_json::from_str::<Topology>(&body).unwrap(), owner.topology);
+    assert_eq!(serde_json::from_str::<Topology>(&body).unwrap(), owner.current());
 }
 
 #[tokio::test]

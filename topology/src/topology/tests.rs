@@ -154,6 +154,34 @@ fn recreating_under_the_same_name_is_a_new_key() {
 }
 
 #[test]
+fn each_op_is_named_by_the_entity_it_is_about_even_once_that_is_gone() {
+    let mut topology = kgents();
+    let (crashing, reborn_id, gone) =
+        (pod_id("redis-6b8f7d9c5-t5v8n"), pod_id("postgres-0"), pod_id("kgent-api-7d9c8b5f6-x2x9k"));
+    let crashed = crash(&topology, "redis-6b8f7d9c5-t5v8n");
+    let mut reborn = topology.get(&reborn_id).unwrap().clone();
+    reborn.uid = "new-uid".into();
+    let unchanged = topology.get(&gone).unwrap().clone();
+    let mut tx = topology.transaction();
+    tx.upsert(unchanged).unwrap();
+    tx.upsert(crashed).unwrap();
+    tx.upsert(reborn).unwrap();
+    // Patched, then removed in the same batch: after the commit its key names nothing.
+    let mut patched = tx.topology().get(&gone).unwrap().clone();
+    patched.labels = crate::Labels::from_pairs([("app", "renamed")]);
+    tx.upsert(patched).unwrap();
+    assert!(tx.remove(&gone));
+    assert!(!tx.remove(&gone));
+    let (diff, ids) = tx.commit_with_ids().unwrap();
+    assert_eq!(ids, [crashing, reborn_id.clone(), reborn_id, gone.clone(), gone]);
+    assert_eq!(diff.ops.len(), ids.len());
+    assert!(matches!(
+        &diff.ops[..],
+        [Op::Patch { .. }, Op::Remove { .. }, Op::Create { .. }, Op::Patch { .. }, Op::Remove { .. }]
+    ));
+}
+
+#[test]
 fn a_bad_diff_changes_nothing() {
     let topology = kgents();
     let key = topology.key_of(&pod_id("postgres-0")).unwrap();
