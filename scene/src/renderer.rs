@@ -6,7 +6,7 @@
 //! system's `prefers-reduced-motion`, changes are immediate and nothing pulses.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -65,7 +65,19 @@ pub(crate) struct Renderer {
     canvas: HtmlCanvasElement,
     context: Context,
     camera: Camera,
+    /// The entities that keep their look from frame to frame, one instanced mesh per kind, rewritten only when
+    /// that look may have changed (see [`Renderer::sample`]).
     meshes: BTreeMap<Kind, Gm<InstancedMesh, PhysicalMaterial>>,
+    /// The entities that glide, fade or pulse, the same meshes again, rewritten every frame they move.
+    moving_meshes: BTreeMap<Kind, Gm<InstancedMesh, PhysicalMaterial>>,
+    /// What `moving_meshes` draws. It may also hold entities that have stopped since it was made: drawn at their
+    /// final look, they join the others at the next partition.
+    moving: BTreeSet<EntityId>,
+    /// The entities must be partitioned again and `meshes` rewritten at the next frame: targets or emphasis
+    /// changed.
+    settle: bool,
+    /// When the last partition was made.
+    settled_at: f64,
     /// The badges over unhealthy entities and finding subjects (see [`instances::badges`]): cones pointing down.
     badges: Gm<InstancedMesh, PhysicalMaterial>,
     /// Unhealthy entities of the last topology (they carry a badge).
@@ -173,6 +185,7 @@ impl SceneHandle {
             bounds_of(layout.positions().filter(|(id, _)| scale(id.kind()).is_some()).map(|(_, p)| p));
         renderer.set_bounds(bounds);
         renderer.animate = true;
+        renderer.settle = true;
         renderer.layout = Some(layout);
     }
 
@@ -202,6 +215,7 @@ impl SceneHandle {
         renderer.emphasis = emphasis;
         renderer.edge_pairs = None;
         renderer.animate = true;
+        renderer.settle = true;
     }
 
     /// Flies to an entity (if drawn).
@@ -274,6 +288,7 @@ pub fn start(
         1000.0,
     );
     let mut meshes = BTreeMap::new();
+    let mut moving_meshes = BTreeMap::new();
     for kind in Kind::ALL {
         let mut cpu_mesh = match shape(kind) {
             Shape::Cube => CpuMesh::cube(),
@@ -294,6 +309,7 @@ pub fn start(
             let _ = cpu_mesh.transform(upright);
         }
         meshes.insert(kind, instanced(&context, &cpu_mesh, 0.7));
+        moving_meshes.insert(kind, instanced(&context, &cpu_mesh, 0.7));
     }
     let badges = instanced(&context, &CpuMesh::cone(12), 0.5);
     let floors = instanced(&context, &CpuMesh::cube(), 1.0);
@@ -308,6 +324,10 @@ pub fn start(
         context,
         camera,
         meshes,
+        moving_meshes,
+        moving: BTreeSet::new(),
+        settle: true,
+        settled_at: 0.0,
         badges,
         unhealthy: HashSet::new(),
         floors,
@@ -366,6 +386,7 @@ impl Renderer {
         }
         self.set_bounds(bounds_of(targets.iter().map(|(_, t)| t.position)));
         self.animate = true;
+        self.settle = true;
     }
 
     fn set_bounds(&mut self, bounds: Option<([f32; 3], [f32; 3])>) {
@@ -388,18 +409,41 @@ impl Renderer {
     }
 
     /// Rewrites the instance data from the animator at `now`; keeps animating while anything moves.
+    ///
+    /// Why two sets of meshes: on a wall that shows 10k entities, a few dozen unhealthy ones pulse for days.
+    /// Rewriting every instance buffer each frame for them cost ~10 ms of main thread per frame at 10k
+    /// (BENCHMARKS.md, scene); only the moving ones are rewritten each frame now, and the still ones when their
+    /// look may have changed (new targets, emphasis) or, once a second, when some of the moving ones have stopped.
     fn sample(&mut self, now: f64) {
         let [r, g, b, _] = BACKGROUND;
-        let all = instances::animated(self.animator.sample(now), [r, g, b], &self.emphasis);
-        for (kind, mesh) in &mut self.meshes {
-            let list = all.get(kind).map_or(&[][..], Vec::as_slice);
-            mesh.geometry.set_instances(&to_three_d(list));
+        let background = [r, g, b];
+        if !self.settle
+            && now - self.settled_at >= 1.0
+            && self.moving.iter().any(|id| !self.animator.is_moving(id, now))
+        {
+            self.settle = true;
         }
+        if self.settle {
+            self.settle = false;
+            self.settled_at = now;
+            crate::timing::span("scene.settle", || {
+                let animator = &self.animator;
+                let (moving, still): (Vec<_>, Vec<_>) =
+                    animator.sample(now).partition(|(id, _)| animator.is_moving(id, now));
+                self.moving = moving.into_iter().map(|(id, _)| id.clone()).collect();
+                write_instances(&mut self.meshes, &instances::animated(still, background, &self.emphasis));
+            });
+        }
+        let animator = &self.animator;
+        let moving = self.moving.iter().filter_map(|id| Some((id, animator.visual(id, now)?)));
+        write_instances(&mut self.moving_meshes, &instances::animated(moving, background, &self.emphasis));
+        // Few: the unhealthy and the flagged.
+        let marked: BTreeSet<&EntityId> = self.unhealthy.iter().chain(self.emphasis.flagged.iter()).collect();
         let badges = instances::badges(
-            self.animator.sample(now),
+            marked.into_iter().filter_map(|id| Some((id, animator.visual(id, now)?))),
             |id| self.unhealthy.contains(id),
             &self.emphasis,
-            [r, g, b],
+            background,
         );
         let mut badges = to_three_d(&badges);
         // three-d's cone points along +x; turned a quarter about z it points down at its entity.
@@ -409,8 +453,10 @@ impl Renderer {
         }
         self.badges.geometry.set_instances(&badges);
         self.draw_edges(now);
-        self.animator.prune(now);
-        self.animate = self.animator.is_animating(now);
+        for gone in self.animator.prune(now) {
+            self.moving.remove(&gone);
+        }
+        self.animate = self.moving.iter().any(|id| self.animator.is_moving(id, now));
         self.dirty = true;
     }
 
@@ -623,7 +669,11 @@ impl Renderer {
             return;
         }
         let [r, g, b, a] = BACKGROUND;
-        let objects = self.meshes.values().chain([&self.badges, &self.edges, &self.floors]);
+        let objects = self.meshes.values().chain(self.moving_meshes.values()).chain([
+            &self.badges,
+            &self.edges,
+            &self.floors,
+        ]);
         crate::timing::span("scene.render", || {
             RenderTarget::screen(&self.context, width, height)
                 .clear(ClearState::color_and_depth(r, g, b, a, 1.0))
@@ -704,6 +754,14 @@ fn reframe(old: Option<([f32; 3], [f32; 3])>, new: Option<([f32; 3], [f32; 3])>)
             let size = (max[axis] - min[axis]).max(1.0);
             min[axis] < old_min[axis] - 0.5 || max[axis] > old_max[axis] + 0.5 || size < old_size * 0.75
         }),
+    }
+}
+
+/// Gives each kind's mesh its instances (none for a kind `instances` lacks).
+fn write_instances(meshes: &mut BTreeMap<Kind, Gm<InstancedMesh, PhysicalMaterial>>, instances: &Instances) {
+    for (kind, mesh) in meshes {
+        let list = instances.get(kind).map_or(&[][..], Vec::as_slice);
+        mesh.geometry.set_instances(&to_three_d(list));
     }
 }
 

@@ -136,6 +136,14 @@ impl Track {
         }
     }
 
+    fn is_moving(&self, now: f64, reduced_motion: bool) -> bool {
+        (self.pulse_since.is_some() && !reduced_motion)
+            || !self.position.done(now)
+            || !self.color.done(now)
+            || !self.opacity.done(now)
+            || self.leaving
+    }
+
     fn finished_leaving(&self, now: f64) -> bool {
         self.leaving && self.opacity.done(now)
     }
@@ -236,13 +244,13 @@ impl<K: Ord + Clone> Animator<K> {
 
     /// Whether anything is still moving, fading or pulsing at `now` (the scene can stop redrawing when not).
     pub fn is_animating(&self, now: f64) -> bool {
-        self.tracks.values().any(|t| {
-            (t.pulse_since.is_some() && !self.reduced_motion)
-                || !t.position.done(now)
-                || !t.color.done(now)
-                || !t.opacity.done(now)
-                || t.leaving
-        })
+        self.tracks.values().any(|t| t.is_moving(now, self.reduced_motion))
+    }
+
+    /// Whether one entity still moves, fades or pulses at `now`: while it does, its look changes from frame to
+    /// frame; once it does not, it keeps its last look until its next target (unknown keys do not move).
+    pub fn is_moving(&self, key: &K, now: f64) -> bool {
+        self.tracks.get(key).is_some_and(|t| t.is_moving(now, self.reduced_motion))
     }
 
     /// The number of tracks (live and fading out).

@@ -110,3 +110,24 @@ fn reduced_motion_jumps_to_targets_and_never_pulses() {
     assert_eq!(animator.prune(2.0), [1]);
     assert!(animator.is_empty());
 }
+
+#[test]
+fn only_what_glides_fades_or_pulses_is_moving() {
+    let mut animator = Animator::new();
+    animator.set_target(1, target(0.0, GREEN, false), 0.0);
+    animator.set_target(2, target(0.0, RED, true), 0.0);
+    assert!(animator.is_moving(&1, 0.0), "fading in");
+    let later = 10.0;
+    assert!(!animator.is_moving(&1, later), "arrived and healthy");
+    assert!(animator.is_moving(&2, later), "pulses for as long as it is unhealthy");
+    assert!(!animator.is_moving(&3, later), "unknown");
+    animator.set_target(1, target(5.0, GREEN, false), later);
+    assert!(animator.is_moving(&1, later + 0.1), "gliding");
+    assert!(!animator.is_moving(&1, later + 10.0));
+    animator.remove(&1, 30.0);
+    assert!(animator.is_moving(&1, 30.0), "fading out");
+    animator.set_reduced_motion(true);
+    assert!(!animator.is_moving(&2, 40.0), "no pulse with reduced motion");
+    // `is_animating` is whether any is moving.
+    assert_eq!(animator.is_animating(40.0), [1, 2].iter().any(|k| animator.is_moving(k, 40.0)));
+}
