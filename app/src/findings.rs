@@ -70,6 +70,18 @@ pub fn listed(findings: &[Finding], show: Tab, min: Severity, text: &str, sort: 
     out
 }
 
+/// The subject of every open finding with the highest severity open on it: what its badge in the scene shows.
+pub fn worst_open(findings: &[Finding]) -> std::collections::HashMap<topology::EntityId, Severity> {
+    let mut worst = std::collections::HashMap::new();
+    for f in findings.iter().filter(|f| f.is_open()) {
+        worst
+            .entry(f.subject.clone())
+            .and_modify(|s: &mut Severity| *s = (*s).max(f.severity))
+            .or_insert(f.severity);
+    }
+    worst
+}
+
 /// "3m", "2h", "4d": how long ago, coarse enough not to flicker.
 pub fn ago(seconds: i64) -> String {
     match seconds.max(0) {
@@ -126,8 +138,7 @@ pub fn FindingsPanel() -> impl IntoView {
                 let at = unix_now();
                 match fetch(at - RECENT_SECS).await {
                     Ok(list) => {
-                        let open: std::collections::HashSet<_> =
-                            list.iter().filter(|f| f.resolved.is_none()).map(|f| f.subject.clone()).collect();
+                        let open = worst_open(&list);
                         if view.flagged.with_untracked(|now| **now != open) {
                             view.flagged.set(std::sync::Arc::new(open));
                         }
@@ -278,6 +289,23 @@ mod tests {
             names(&listed(&all, Tab::Open, Severity::Info, "crash-loop", Sort::Newest)),
             ["c", "a", "b"]
         );
+    }
+
+    #[test]
+    fn a_badge_gets_the_worst_open_severity_of_its_subject() {
+        let mut oom = finding("a", Severity::Critical, 3, None);
+        oom.detector = Detector::OomKilled;
+        let all = [
+            finding("a", Severity::Warning, 1, None),
+            oom,
+            finding("b", Severity::Info, 2, None),
+            finding("c", Severity::Critical, 1, Some(2)),
+        ];
+        let worst = worst_open(&all);
+        let id = |name| EntityId::new("c", Kind::Pod, "shop", name);
+        assert_eq!(worst.len(), 2, "the resolved one carries no badge: {worst:?}");
+        assert_eq!(worst[&id("a")], Severity::Critical);
+        assert_eq!(worst[&id("b")], Severity::Info);
     }
 
     #[test]

@@ -53,8 +53,9 @@ pub struct View {
     pub camera: RwSignal<Option<CameraView>>,
     /// Kiosk mode (`?kiosk=1`): no chrome, autopilot.
     pub kiosk: RwSignal<bool>,
-    /// Subjects of open findings (set by the findings panel); the scene marks them with a badge.
-    pub flagged: RwSignal<Arc<std::collections::HashSet<EntityId>>>,
+    /// Subjects of open findings with the highest severity open on each (set by the findings panel); the scene
+    /// marks them with a badge that says how bad.
+    pub flagged: RwSignal<Arc<std::collections::HashMap<EntityId, topology::finding::Severity>>>,
 }
 
 impl View {

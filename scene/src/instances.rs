@@ -1,13 +1,14 @@
 //! Per-kind instance data for the instanced meshes, computed from a topology and its layout.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use topology::finding::Severity;
 use topology::interp::{Target, Visual};
 use topology::layout::Layout;
 use topology::{Entity, EntityId, HealthLevel, Kind, Topology};
 
-use crate::palette::{health_color, scale, Rgba};
+use crate::palette::{health_color, scale, Rgba, INFO};
 
 /// One drawn entity: where, how big and what colour.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,8 +68,8 @@ pub struct Emphasis {
     pub highlight: HashSet<EntityId>,
     /// Entities the filters admit; `None` admits all.
     pub visible: Option<Arc<HashSet<EntityId>>>,
-    /// Subjects of open findings: they carry a badge.
-    pub flagged: Arc<HashSet<EntityId>>,
+    /// Subjects of open findings, with the highest severity open on each: they carry a badge that says how bad.
+    pub flagged: Arc<HashMap<EntityId, Severity>>,
 }
 
 impl Emphasis {
@@ -93,8 +94,8 @@ impl Emphasis {
 
 /// The badges: a small marker pointing down at each unhealthy entity and each subject of an open finding, so status
 /// reads without colour (a greyscale screenshot still shows what is wrong) and without motion (reduced motion stops
-/// the pulse, not the badge). Vermillion over unhealthy entities, orange over the rest. Each marker's `position` is
-/// just above its entity; it fades and dims with it.
+/// the pulse, not the badge). Its look says how bad (see [`badge_look`]). Each marker's `position` is just above its
+/// entity; it fades and dims with it.
 pub fn badges<'a>(
     visuals: impl IntoIterator<Item = (&'a EntityId, Visual)>,
     unhealthy: impl Fn(&EntityId) -> bool,
@@ -104,24 +105,36 @@ pub fn badges<'a>(
     const SIZE: f32 = 0.22;
     let mut out = Vec::new();
     for (id, visual) in visuals {
-        let sick = unhealthy(id);
-        if !sick && !emphasis.flagged.contains(id) {
+        let Some((colour, grow)) = badge_look(unhealthy(id), emphasis.flagged.get(id).copied()) else {
             continue;
-        }
+        };
         let Some(size) = scale(id.kind()) else { continue };
         let (fade, _) = emphasis.of(id);
         let opacity = visual.opacity.clamp(0.0, 1.0) * fade;
-        let level = if sick { HealthLevel::Unhealthy } else { HealthLevel::Degraded };
-        let colour = health_color(level);
         let channel = |i: usize| {
             let value = background[i] + (f32::from(colour[i]) / 255.0 - background[i]) * opacity;
             (value.clamp(0.0, 1.0) * 255.0).round() as u8
         };
+        let badge = SIZE * grow;
         let mut position = visual.position;
-        position[1] += size[1] * visual.scale + SIZE * 2.2;
-        out.push(Instance { position, scale: [SIZE; 3], color: [channel(0), channel(1), channel(2), 255] });
+        position[1] += size[1] * visual.scale + badge * 2.2;
+        out.push(Instance { position, scale: [badge; 3], color: [channel(0), channel(1), channel(2), 255] });
     }
     out
+}
+
+/// A badge's colour and size factor: the worse of the entity's own health (unhealthy counts as high) and the
+/// highest severity of its open findings; `None` when it is healthy enough and has none. Size tells the tiers
+/// apart without colour: critical the largest, info the smallest.
+pub fn badge_look(unhealthy: bool, finding: Option<Severity>) -> Option<(Rgba, f32)> {
+    let own = unhealthy.then_some(Severity::High);
+    let worst = own.max(finding)?;
+    Some(match worst {
+        Severity::Critical => (health_color(HealthLevel::Unhealthy), 1.35),
+        Severity::High => (health_color(HealthLevel::Unhealthy), 1.0),
+        Severity::Warning => (health_color(HealthLevel::Degraded), 1.0),
+        Severity::Info => (INFO, 0.75),
+    })
 }
 
 /// Instances from the animator's visuals at one instant. The materials are opaque (transparent instancing
@@ -337,8 +350,10 @@ mod tests {
             all.iter().filter(|(_, t)| t.pulse).map(|(id, _)| id.clone()).collect();
         assert!(!unhealthy.is_empty());
         let healthy = all.iter().find(|(id, _)| !unhealthy.contains(id)).unwrap();
-        let emphasis =
-            Emphasis { flagged: Arc::new([healthy.0.clone()].into_iter().collect()), ..Emphasis::default() };
+        let emphasis = Emphasis {
+            flagged: Arc::new([(healthy.0.clone(), Severity::Warning)].into_iter().collect()),
+            ..Emphasis::default()
+        };
         let sick = |id: &EntityId| unhealthy.contains(id);
         let drawn = badges(all.iter().map(|(id, t)| (id, visual(t))), sick, &emphasis, [0.0; 3]);
         assert_eq!(drawn.len(), unhealthy.len() + 1);
@@ -351,6 +366,25 @@ mod tests {
         }
         assert!(drawn.iter().any(|b| b.color == health_color(HealthLevel::Degraded)), "the finding's badge");
         assert!(badges(std::iter::empty(), sick, &emphasis, [0.0; 3]).is_empty());
+    }
+
+    #[test]
+    fn a_badge_shows_the_worse_of_health_and_the_open_findings_in_colour_and_in_size() {
+        use Severity::{Critical, High, Info, Warning};
+        let vermillion = health_color(HealthLevel::Unhealthy);
+        let orange = health_color(HealthLevel::Degraded);
+        assert_eq!(badge_look(false, None), None, "healthy, nothing open: no badge");
+        assert_eq!(badge_look(true, None), Some((vermillion, 1.0)));
+        assert_eq!(badge_look(false, Some(Info)), Some((INFO, 0.75)));
+        assert_eq!(badge_look(false, Some(Warning)), Some((orange, 1.0)));
+        assert_eq!(badge_look(true, Some(Warning)), Some((vermillion, 1.0)), "its own health is worse");
+        assert_eq!(badge_look(false, Some(High)), Some((vermillion, 1.0)));
+        assert_eq!(badge_look(true, Some(Critical)), Some((vermillion, 1.35)), "the finding is worse");
+        // Without colour the tiers still differ: critical > high = warning > info.
+        let size = |s| badge_look(false, Some(s)).unwrap().1;
+        assert!(size(Critical) > size(High) && size(Warning) > size(Info));
+        assert_ne!(INFO, vermillion);
+        assert_ne!(INFO, orange);
     }
 
     #[test]

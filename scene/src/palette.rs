@@ -18,6 +18,9 @@ pub fn health_color(level: HealthLevel) -> Rgba {
     }
 }
 
+/// Sky blue (Okabe–Ito), for the badge of a finding that is only worth knowing.
+pub const INFO: Rgba = [86, 180, 233, 255];
+
 /// The primitive a kind is drawn with. Each kind gets its own instanced mesh; kinds that share a
 /// primitive are told apart by proportions (see [`scale`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

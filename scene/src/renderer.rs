@@ -438,7 +438,7 @@ impl Renderer {
         let moving = self.moving.iter().filter_map(|id| Some((id, animator.visual(id, now)?)));
         write_instances(&mut self.moving_meshes, &instances::animated(moving, background, &self.emphasis));
         // Few: the unhealthy and the flagged.
-        let marked: BTreeSet<&EntityId> = self.unhealthy.iter().chain(self.emphasis.flagged.iter()).collect();
+        let marked: BTreeSet<&EntityId> = self.unhealthy.iter().chain(self.emphasis.flagged.keys()).collect();
         let badges = instances::badges(
             marked.into_iter().filter_map(|id| Some((id, animator.visual(id, now)?))),
             |id| self.unhealthy.contains(id),
