@@ -17,6 +17,7 @@ pub mod inspector;
 pub mod link;
 #[cfg(feature = "hydrate")]
 mod live;
+pub mod replica;
 pub mod table;
 pub mod tooltip;
 pub mod url;

@@ -25,6 +25,7 @@ use topology::Topology;
 use web_sys::HtmlCanvasElement;
 
 use crate::link::{backoff_ms, Connection};
+use crate::replica::Replica;
 
 /// How long the scene may lag behind the data, so bursts of diffs cost one redraw.
 const REDRAW_MS: f64 = 100.0;
@@ -191,9 +192,9 @@ struct Client {
     /// Taken when the scene starts (on the first snapshot: the scene frames what it is first given).
     canvas: Option<HtmlCanvasElement>,
     scene: SceneSlot,
-    /// Shared with the panels through [`crate::View::topology`]; a diff copies it only while a panel still holds
-    /// the previous one (`Arc::make_mut`), so at most once per redraw.
-    topology: Option<Arc<Topology>>,
+    /// Shared with the panels through [`crate::View::topology`]; diffs go into its spare rather than into a copy
+    /// (see [`crate::replica`]).
+    topology: Option<Replica>,
     /// When the data was last known current (ms since the epoch).
     data_at: Option<f64>,
     /// The topology changed since the scene last drew it.
@@ -207,7 +208,7 @@ impl Client {
     async fn connect(&mut self, ui: Ui, connected: &mut bool) -> Result<(), LiveError> {
         let socket = WebSocket::open(&live_url()).map_err(|e| LiveError::Socket(e.to_string()))?;
         let (mut tx, mut rx) = socket.split();
-        let hello = ClientMsg::hello(self.topology.as_deref().map(Topology::seq), Filters::default());
+        let hello = ClientMsg::hello(self.topology.as_ref().map(|r| r.current().seq()), Filters::default());
         send(&mut tx, &hello).await?;
         let mut last_draw = 0.0;
         let mut next_ping = now() + PING_MS;
@@ -256,23 +257,23 @@ impl Client {
     fn on_message(&mut self, message: ServerMsg, ui: Ui) -> bool {
         match message {
             ServerMsg::Snapshot(topology) => {
-                self.topology = Some(Arc::new(topology));
+                self.topology = Some(Replica::new(topology));
                 self.pending = Pending::All;
                 self.dirty = true;
                 self.data_at = Some(now());
             }
             ServerMsg::Diff(diff) => {
-                let Some(topology) = &mut self.topology else {
+                let Some(replica) = &mut self.topology else {
                     // Waiting for the snapshot asked for.
                     return true;
                 };
-                let applied = scene::timing::span("live.apply_diff", || Arc::make_mut(topology).apply(&diff));
+                self.pending.diff(&diff);
+                let applied = scene::timing::span("live.apply_diff", || replica.apply(diff));
                 if let Err(error) = applied {
                     leptos::logging::warn!("live: {error}; asking for a snapshot");
                     self.topology = None;
                     return false;
                 }
-                self.pending.diff(&diff);
                 self.dirty = true;
                 self.data_at = Some(now());
             }
@@ -288,7 +289,8 @@ impl Client {
     }
 
     fn draw(&mut self, ui: Ui) -> Result<(), LiveError> {
-        let Some(topology) = &self.topology else { return Ok(()) };
+        let Some(replica) = &self.topology else { return Ok(()) };
+        let topology = replica.current();
         self.dirty = false;
         scene::timing::span("live.publish", || {
             ui.summary.set(crate::summary(topology));
