@@ -289,7 +289,7 @@ mod tests {
         }
         let in_order: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(labels.iter().collect::<Vec<_>>(), in_order);
-        assert_eq!(labels.iter().rev().next(), in_order.last().copied());
+        assert!(labels.iter().rev().eq(in_order.iter().rev().copied()), "backwards too");
         assert_eq!(Labels::new().get("k"), None);
         assert!(Labels::from_pairs([("", "")]).contains_key(""));
     }

@@ -53,6 +53,12 @@ impl Owner {
         tx.commit();
     }
 
+    /// The topology's sequence number now (the lock is released before this returns: a guard held across an
+    /// `.await` would block the owner).
+    pub fn seq(&self) -> u64 {
+        self.topology.read().seq()
+    }
+
     /// A copy of the topology as it is now.
     pub fn current(&self) -> Topology {
         self.topology.read().clone()

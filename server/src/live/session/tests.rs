@@ -149,7 +149,7 @@ async fn a_client_gets_the_status_then_a_snapshot_then_each_diff_once() {
     owner.upsert(pod("a", "new"));
     owner.upsert(with_label(pod("b", "p1"), "2"));
     owner.remove(&EntityId::new("test", Kind::Pod, "a", "p0"));
-    let diffs = client.follow(&mut copy, owner.topology.read().seq()).await;
+    let diffs = client.follow(&mut copy, owner.seq()).await;
     assert_eq!(diffs.len(), 3, "{diffs:?}");
     assert_eq!(copy, owner.current());
 }
@@ -160,7 +160,7 @@ async fn a_client_that_comes_back_gets_exactly_the_diffs_it_missed() {
     let mut first = Client::hello(&owner, None, Filters::default());
     let mut copy = first.snapshot().await;
     owner.upsert(pod("a", "x1"));
-    first.follow(&mut copy, owner.topology.read().seq()).await;
+    first.follow(&mut copy, owner.seq()).await;
     drop(first);
 
     let mut missed = Vec::new();
@@ -169,7 +169,7 @@ async fn a_client_that_comes_back_gets_exactly_the_diffs_it_missed() {
     }
     owner.settle().await;
     let mut again = Client::hello(&owner, Some(copy.seq()), Filters::default());
-    let diffs = again.follow(&mut copy, owner.topology.read().seq()).await;
+    let diffs = again.follow(&mut copy, owner.seq()).await;
     assert_eq!(diffs, missed, "exactly the missed diffs, no snapshot");
     assert_eq!(copy, owner.current());
     assert_eq!(owner.hub.metrics().resumes.get(), 1);
@@ -179,7 +179,7 @@ async fn a_client_that_comes_back_gets_exactly_the_diffs_it_missed() {
 #[tokio::test]
 async fn a_client_from_an_unknown_or_too_old_seq_gets_a_snapshot() {
     let mut owner = Owner::new(start_topology(), Config { ring_frames: 2, ..quick() });
-    let old = owner.topology.read().seq();
+    let old = owner.seq();
     for i in 0..4 {
         owner.upsert(with_label(pod("a", "p1"), &i.to_string()));
     }
@@ -207,10 +207,10 @@ async fn a_slow_client_is_resynced_with_one_snapshot_and_its_queue_stays_bounded
         owner.upsert(with_label(pod("a", "p1"), &i.to_string()));
         if i % 10 == 0 {
             // The fast client keeps up while the slow one does not read at all.
-            fast.follow(&mut fast_copy, owner.topology.read().seq()).await;
+            fast.follow(&mut fast_copy, owner.seq()).await;
         }
     }
-    fast.follow(&mut fast_copy, owner.topology.read().seq()).await;
+    fast.follow(&mut fast_copy, owner.seq()).await;
     assert_eq!(fast_copy, owner.current());
     // The stuck client holds at most its queue, however far behind it is, and the ring keeps its bound.
     assert!(owner.hub.queued() <= 8, "{} items held", owner.hub.queued());
@@ -221,7 +221,7 @@ async fn a_slow_client_is_resynced_with_one_snapshot_and_its_queue_stays_bounded
     let mut copy = Topology::new();
     let mut resyncing = false;
     let mut diffs = 0;
-    while copy.seq() < owner.topology.read().seq() {
+    while copy.seq() < owner.seq() {
         match slow.message().await {
             ServerMsg::Status(status) => resyncing |= status.state == LinkState::Resyncing,
             ServerMsg::Snapshot(topology) => copy = topology,
@@ -272,7 +272,7 @@ async fn filters_never_leak_another_namespace() {
     }
     owner.remove(&EntityId::new("test", Kind::Pod, "b", "p1"));
     owner.upsert(pod("a", "last"));
-    let diffs = client.follow(&mut copy, owner.topology.read().seq()).await;
+    let diffs = client.follow(&mut copy, owner.seq()).await;
     check(&copy);
     assert_eq!(copy, filters.topology(&owner.current()));
     assert_eq!(diffs.len(), 5, "only the diffs with something in `a`: {diffs:?}");
@@ -411,7 +411,7 @@ async fn a_hub_that_lost_diffs_starts_over_and_every_client_resyncs() {
     owner.upsert(pod("b", "seen"));
     let snapshots = {
         let mut snapshots = 0;
-        while copy.seq() < owner.topology.read().seq() {
+        while copy.seq() < owner.seq() {
             match client.message().await {
                 ServerMsg::Snapshot(topology) => {
                     snapshots += 1;
@@ -465,11 +465,11 @@ mod scoped {
             owner.upsert(with_label(pod("b", "p1"), "secret-b"));
             owner.upsert(pod("c", "secret-c"));
             owner.upsert(pod("a", "last"));
-            let seq_a = owner.topology.read().seq();
+            let seq_a = owner.seq();
             owner.upsert(pod("b", "last"));
             // Each follows up to its own last change: frames with nothing for a client are not sent to it.
             let diffs_a = a.follow(&mut copy_a, seq_a).await;
-            let diffs_b = b.follow(&mut copy_b, owner.topology.read().seq()).await;
+            let diffs_b = b.follow(&mut copy_b, owner.seq()).await;
             let text_a = format!("{diffs_a:?}");
             let text_b = format!("{diffs_b:?}");
             assert!(
@@ -499,7 +499,7 @@ mod scoped {
         assert!(only(&copy, "a") && copy.len() == 3, "an empty filter is everything in scope");
         owner.upsert(pod("b", "hidden"));
         owner.upsert(pod("a", "shown"));
-        let diffs = client.follow(&mut copy, owner.topology.read().seq()).await;
+        let diffs = client.follow(&mut copy, owner.seq()).await;
         assert!(!format!("{diffs:?}").contains("hidden"));
         assert!(only(&copy, "a"));
     }
@@ -514,7 +514,7 @@ mod scoped {
         owner.upsert(pod("a", "missed-own"));
         owner.settle().await;
         let mut again = scoped_hello(&owner, Format::Binary, &["a"], Some(copy.seq()), Filters::default());
-        let diffs = again.follow(&mut copy, owner.topology.read().seq()).await;
+        let diffs = again.follow(&mut copy, owner.seq()).await;
         let text = format!("{diffs:?}");
         assert!(text.contains("missed-own") && !text.contains("missed-secret"), "{text}");
         assert!(only(&copy, "a"));
