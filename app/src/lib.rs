@@ -283,6 +283,10 @@ fn Legend() -> impl IntoView {
         ("drum", "Workload controller"),
         ("box", "Pod (small), node (flat, at the bottom)"),
     ];
+    // The marker over an entity says how bad its worst open finding (or its own ill health) is: by colour and,
+    // so that colour is never the only channel, by size (scene::instances::badge_look).
+    let badges =
+        [("critical", "Critical"), ("high", "High / unhealthy"), ("warning", "Warning"), ("info", "Info")];
     view! {
         <aside class="gl-legend" aria-label="Legend">
             <ul class="gl-legend-health">
@@ -305,6 +309,19 @@ fn Legend() -> impl IntoView {
                         view! {
                             <li>
                                 <span class=format!("gl-shape gl-shape-{shape}") aria-hidden="true"></span>
+                                {label}
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+            <ul class="gl-legend-badges" aria-label="Markers above entities">
+                {badges
+                    .into_iter()
+                    .map(|(severity, label)| {
+                        view! {
+                            <li>
+                                <span class=format!("gl-badge gl-badge-{severity}") aria-hidden="true"></span>
                                 {label}
                             </li>
                         }

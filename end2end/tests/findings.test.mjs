@@ -76,6 +76,9 @@ test('a crash-looping pod opens a finding that selects it, explains it, filters,
   assert.match(await row.locator('.gl-finding-meta').innerText(), /^crash-loop · P\d · for \d+[smhd]$/);
   const severity = await row.getAttribute('data-severity');
   assert.equal(await row.locator('.gl-sev').innerText(), severity);
+  // The legend says what the marker this finding puts over the pod means, tier by tier.
+  assert.deepEqual(await page.locator('ul.gl-legend-badges li').allInnerTexts(),
+    ['Critical', 'High / unhealthy', 'Warning', 'Info']);
   assert.equal(await panel.locator('.gl-findings-count').innerText(), String(demoOpen + 1));
 
   // The text filter narrows to this pod; a minimum severity above the finding's hides it.
