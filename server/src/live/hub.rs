@@ -363,6 +363,13 @@ impl Hub {
         lock(&self.0.ring).frames.len()
     }
 
+    /// Whether an encoded snapshot is cached.
+    #[cfg(test)]
+    pub(crate) fn snapshot_cached(&self) -> bool {
+        let cache = lock(&self.0.snapshot);
+        cache.binary.is_some() || cache.json.is_some()
+    }
+
     fn broadcast(&self, item: Item) {
         let clients = lock(&self.0.clients);
         self.0.sent.fetch_add(1, Ordering::Relaxed);
@@ -413,12 +420,21 @@ impl Hub {
             json: OnceLock::new(),
             published: Instant::now(),
         });
+        // While the collector is still listing the cluster its diffs are the initial lists, thousands of creations
+        // as large as a snapshot together: nobody resumes across that more cheaply than with a snapshot, and kept
+        // they would hold a second encoded copy of the cluster for as long as it stays quiet.
+        let listing = self.0.link.borrow().state == LinkState::Connecting;
         {
             // Only this task pushes: nothing came in between.
             let mut ring = lock(&self.0.ring);
             ring.last_seq = frame.seq();
-            ring.bytes += frame.size();
-            ring.frames.push_back(frame.clone());
+            if listing {
+                ring.frames.clear();
+                ring.bytes = 0;
+            } else {
+                ring.bytes += frame.size();
+                ring.frames.push_back(frame.clone());
+            }
             while ring.frames.len() > 1
                 && (ring.frames.len() > self.0.config.ring_frames || ring.bytes > self.0.config.ring_bytes)
             {
@@ -427,6 +443,17 @@ impl Hub {
                 }
             }
         }
+        // A snapshot cached at an older sequence number can never be sent again (the owner may be a few diffs
+        // ahead of the hub: one of a newer number stays).
+        let stale = {
+            let mut cache = lock(&self.0.snapshot);
+            if cache.seq.is_some_and(|seq| seq < frame.seq()) {
+                std::mem::take(&mut *cache)
+            } else {
+                SnapshotCache::default()
+            }
+        };
+        drop(stale);
         self.0.metrics.diffs.inc();
         self.0.metrics.diff_ops.inc_by(ops);
         self.broadcast(Item::Frame(frame));

@@ -7,7 +7,7 @@ use topology::{Entity, EntityId, Kind, Topology};
 
 use super::*;
 use crate::live::testing::Owner;
-use crate::live::Config;
+use crate::live::{Config, Link};
 
 fn pod(ns: &str, name: &str) -> Entity {
     let mut entity = Entity::new(EntityId::new("test", Kind::Pod, ns, name));
@@ -174,6 +174,42 @@ async fn a_client_that_comes_back_gets_exactly_the_diffs_it_missed() {
     assert_eq!(copy, owner.current());
     assert_eq!(owner.hub.metrics().resumes.get(), 1);
     assert_eq!(owner.hub.metrics().snapshots.get(), 1);
+}
+
+#[tokio::test]
+async fn what_is_published_while_the_cluster_is_listed_is_not_kept_for_resuming() {
+    let mut owner = Owner::new(start_topology(), quick());
+    owner.link.send_replace(Link { state: LinkState::Connecting, message: String::from("listing") });
+    let before = owner.seq();
+    for i in 0..3 {
+        owner.upsert(pod("a", &format!("new{i}")));
+    }
+    owner.settle().await;
+    assert_eq!(owner.hub.ring_len(), 0, "the initial lists are a snapshot's worth of creations");
+    let mut client = Client::hello(&owner, Some(before), Filters::default());
+    assert_eq!(client.snapshot().await, owner.current());
+    // Listed: from now on a client that drops out resumes.
+    owner.link.send_replace(Link { state: LinkState::Live, message: String::new() });
+    let mut copy = owner.current();
+    let missed = owner.upsert(with_label(pod("a", "p0"), "1"));
+    owner.settle().await;
+    assert_eq!(owner.hub.ring_len(), 1);
+    let mut again = Client::hello(&owner, Some(copy.seq()), Filters::default());
+    assert_eq!(again.follow(&mut copy, owner.seq()).await, Vec::from_iter(missed));
+    assert_eq!(copy, owner.current());
+}
+
+#[tokio::test]
+async fn a_cached_snapshot_is_let_go_once_a_diff_makes_it_stale() {
+    let mut owner = Owner::new(start_topology(), quick());
+    let (seq, first) = owner.hub.snapshot(Format::Binary, &Filters::default()).unwrap();
+    let (_, again) = owner.hub.snapshot(Format::Binary, &Filters::default()).unwrap();
+    assert_eq!(first.as_ptr(), again.as_ptr(), "encoded once per sequence number");
+    owner.upsert(pod("b", "new"));
+    owner.settle().await;
+    assert!(!owner.hub.snapshot_cached(), "a snapshot of {seq} can never be sent again");
+    let (newer, _) = owner.hub.snapshot(Format::Json, &Filters::default()).unwrap();
+    assert!(newer > seq && owner.hub.snapshot_cached());
 }
 
 #[tokio::test]
