@@ -136,9 +136,12 @@ impl Engine {
         for mut finding in current {
             if let Some(previous) = self.open.get(&finding.key) {
                 finding.opened = previous.opened;
+                // The events that explain it often come after it opened (a kubelet's BackOff follows the
+                // restart the detector saw): an open finding takes them as they come.
                 let changed = previous.severity != finding.severity
                     || previous.message != finding.message
-                    || previous.entities != finding.entities;
+                    || previous.entities != finding.entities
+                    || previous.events != finding.events;
                 if changed {
                     updated.push(finding);
                 }
@@ -314,6 +317,29 @@ mod tests {
         assert_eq!((second.transition, second.finding.resolved), (Transition::Resolved, Some(130)));
         let history = store.query(super::super::store::StateFilter::All, 0, 200, 0, 10).await.unwrap();
         assert_eq!(history.iter().map(|f| (f.opened, f.resolved)).collect::<Vec<_>>(), [(100, Some(130))]);
+    }
+
+    #[tokio::test]
+    async fn an_open_finding_takes_the_events_that_explain_it_as_they_come() {
+        let store = Store::open(None).unwrap();
+        let mut engine = engine(store.clone(), None, Metrics::shared()).await;
+        let broken = topology_of(vec![crash_pod(true)]);
+        engine.evaluate(&broken, &[], 100).await.unwrap();
+        assert!(store.open_findings().await.unwrap()[0].events.is_empty());
+        let backoff = EventRecord {
+            namespace: String::from("shop"),
+            involved: Some(EntityId::new("c", Kind::Pod, "shop", "web-a")),
+            reason: String::from("BackOff"),
+            message: String::from("Back-off restarting failed container main"),
+            kind: topology::EventType::Warning,
+            count: 3,
+            first_seen: 95,
+            last_seen: 101,
+        };
+        let changes = engine.evaluate(&broken, std::slice::from_ref(&backoff), 101).await.unwrap();
+        assert_eq!(changes, Changes::default(), "nothing opened or resolved");
+        let open = store.open_findings().await.unwrap();
+        assert_eq!((open.len(), open[0].opened, &open[0].events), (1, 100, &vec![backoff]));
     }
 
     #[tokio::test]
