@@ -176,12 +176,32 @@ impl FromStr for Kind {
 /// The stable public identity of an entity: `cluster/kind/namespace/name` (namespace empty for cluster-scoped
 /// kinds). Ordered by cluster, namespace, kind, name, so that a range of a `BTreeMap` keyed by ids is "all pods of
 /// one namespace".
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct EntityId {
+///
+/// One pointer to shared parts: ids are held many times over (the relation index keeps two per edge, ~31k edges
+/// at 10k pods; the label index one per pod and label; diffs one per op), and at 56 bytes each they were a fifth
+/// of a topology's memory. Equality, order and hash are the parts'; the wire shape is the parts' too.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EntityId(Arc<Parts>);
+
+#[derive(PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename = "EntityId")]
+struct Parts {
     cluster: Arc<str>,
     namespace: Arc<str>,
     kind: Kind,
     name: Arc<str>,
+}
+
+impl fmt::Debug for EntityId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EntityId")
+            .field("cluster", &self.0.cluster)
+            .field("namespace", &self.0.namespace)
+            .field("kind", &self.0.kind)
+            .field("name", &self.0.name)
+            .finish()
+    }
 }
 
 impl EntityId {
@@ -193,7 +213,12 @@ impl EntityId {
         namespace: impl Into<Arc<str>>,
         name: impl Into<Arc<str>>,
     ) -> Self {
-        EntityId { cluster: cluster.into(), namespace: namespace.into(), kind, name: name.into() }
+        EntityId(Arc::new(Parts {
+            cluster: cluster.into(),
+            namespace: namespace.into(),
+            kind,
+            name: name.into(),
+        }))
     }
 
     /// The id of a cluster-scoped object (node, namespace, cluster).
@@ -203,48 +228,48 @@ impl EntityId {
 
     /// The cluster this entity belongs to.
     pub fn cluster(&self) -> &str {
-        &self.cluster
+        &self.0.cluster
     }
 
     /// The namespace, empty for cluster-scoped kinds.
     pub fn namespace(&self) -> &str {
-        &self.namespace
+        &self.0.namespace
     }
 
     /// The kind.
     pub fn kind(&self) -> Kind {
-        self.kind
+        self.0.kind
     }
 
     /// The object's name.
     pub fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 
     /// The shared cluster string (cheap to clone into other ids).
     pub fn cluster_arc(&self) -> &Arc<str> {
-        &self.cluster
+        &self.0.cluster
     }
 
     /// The shared namespace string (cheap to clone into other ids).
     pub fn namespace_arc(&self) -> &Arc<str> {
-        &self.namespace
+        &self.0.namespace
     }
 
     /// The shared name string.
     pub fn name_arc(&self) -> &Arc<str> {
-        &self.name
+        &self.0.name
     }
 
     /// Another object of the same cluster, found through a by-name reference.
     #[must_use]
     pub fn sibling(&self, target: &Ref) -> EntityId {
-        EntityId {
-            cluster: Arc::clone(&self.cluster),
+        EntityId(Arc::new(Parts {
+            cluster: Arc::clone(&self.0.cluster),
             namespace: Arc::clone(&target.namespace),
             kind: target.kind,
             name: Arc::clone(&target.name),
-        }
+        }))
     }
 
     /// Checks the id is well-formed: non-empty cluster and name, no `/` inside parts, namespace present exactly
@@ -253,15 +278,15 @@ impl EntityId {
     /// # Errors
     /// [`IdError::Empty`], [`IdError::Slash`] or [`IdError::Scope`].
     pub fn validate(&self) -> Result<(), IdError> {
-        if self.cluster.is_empty() || self.name.is_empty() {
+        if self.0.cluster.is_empty() || self.0.name.is_empty() {
             return Err(IdError::Empty(self.to_string()));
         }
-        if [&self.cluster, &self.namespace, &self.name].iter().any(|p| p.contains('/')) {
+        if [&self.0.cluster, &self.0.namespace, &self.0.name].iter().any(|p| p.contains('/')) {
             return Err(IdError::Slash(self.to_string()));
         }
-        match (self.kind.is_namespaced(), self.namespace.is_empty()) {
-            (true, true) => Err(IdError::Scope(self.to_string(), self.kind, "need a namespace")),
-            (false, false) => Err(IdError::Scope(self.to_string(), self.kind, "are cluster-scoped")),
+        match (self.0.kind.is_namespaced(), self.0.namespace.is_empty()) {
+            (true, true) => Err(IdError::Scope(self.to_string(), self.0.kind, "need a namespace")),
+            (false, false) => Err(IdError::Scope(self.to_string(), self.0.kind, "are cluster-scoped")),
             _ => Ok(()),
         }
     }
@@ -269,7 +294,7 @@ impl EntityId {
 
 impl fmt::Display for EntityId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{}/{}", self.cluster, self.kind, self.namespace, self.name)
+        write!(f, "{}/{}/{}/{}", self.0.cluster, self.0.kind, self.0.namespace, self.0.name)
     }
 }
 
