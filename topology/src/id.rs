@@ -6,8 +6,8 @@
 //!   (a pod's `nodeName`, a volume's `claimName`, an ingress backend) are by name, never by uid, so relations
 //!   can only be expressed on names; the uid lives on [`crate::Entity`] and tells incarnations apart (a
 //!   pod deleted and recreated under the same name is a *new* entity on the wire, see [`crate::diff`]).
-//! - The strings are `Arc<str>`: ids are cloned into relations, indexes and the layout, and an `Arc` clone is a
-//!   reference-count increment instead of four allocations.
+//! - An id is one `Arc` of its parts, and the parts' strings are `Arc<str>` shared with other ids: ids are cloned
+//!   into relations, indexes, diffs and the layout, and a clone is one reference-count increment and 8 bytes.
 //! - [`EntityKey`] is a compact number assigned by the owning [`crate::Topology`]. It is *not* an identity
 //!   anyone should store across snapshots; it exists so that a patch on the wire names its entity in 1–4 bytes
 //!   instead of ~50 (see [`crate::protocol`]).
