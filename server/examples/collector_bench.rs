@@ -7,8 +7,9 @@
 //!   kept from the owner's published diffs holds it, as the hub's does (the simulated API's watch, kube-runtime,
 //!   projection, owner transaction, diff broadcast, apply);
 //! - `collector.rss_10k_mb`: the resident memory of a separate `gestalt-live serve` process (path in the first
-//!   argument) watching the same simulated cluster, once it is ready — the collector's real footprint without the
-//!   simulator's store in the same process.
+//!   argument) watching the same simulated cluster, 2 s after it is ready — the collector's real footprint without
+//!   the simulator's store in the same process — and `collector.rss_10k_steady_mb` 45 s later, once the metrics
+//!   polls and the findings engine have run a few times.
 //!
 //! The server crate is a binary, so the collector's modules are compiled into this example by path.
 //!
@@ -40,8 +41,12 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+
 use sim::resource::PODS;
 use sim::select::Filter;
+
+/// How long after the first reading the steady-state RSS is read.
+const STEADY_SECS: u64 = 45;
 
 type Result<T> = std::result::Result<T, Box<dyn Error>>;
 
@@ -173,28 +178,38 @@ async fn main() -> Result<()> {
         }
         // Let the initial burst's buffers be returned before reading the steady state.
         tokio::time::sleep(Duration::from_secs(2)).await;
-        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))?;
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .ok_or("no VmRSS")?;
-        let hwm: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
+        let kb = proc_status_kb(child.id(), "VmRSS:")?;
+        let hwm = proc_status_kb(child.id(), "VmHWM:").unwrap_or(0.0);
         eprintln!(
             "collector_bench: gestalt-live serve VmRSS {:.1} MB, peak {:.1} MB",
             kb / 1024.0,
             hwm / 1024.0
         );
         println!("collector.rss_{label}_mb {:.1} MB", kb / 1024.0);
+        // And once the periodic work (metrics polls every 15 s, the findings engine) has run a few times: the
+        // figure a server that stays up shows. It was 40–90 MB above the one just after ready.
+        tokio::time::sleep(Duration::from_secs(STEADY_SECS)).await;
+        let steady = proc_status_kb(child.id(), "VmRSS:")?;
+        eprintln!(
+            "collector_bench: gestalt-live serve VmRSS {:.1} MB after {STEADY_SECS} s more",
+            steady / 1024.0
+        );
+        println!("collector.rss_{label}_steady_mb {:.1} MB", steady / 1024.0);
         let _ = child.kill();
         let _ = child.wait();
     }
     std::fs::remove_dir_all(&dir).ok();
     Ok(())
+}
+
+/// A `kB` line of `/proc/PID/status`.
+fn proc_status_kb(pid: u32, key: &str) -> Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("no {key} in /proc/{pid}/status"))?;
+    Ok(kb)
 }
