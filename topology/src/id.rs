@@ -264,12 +264,12 @@ impl EntityId {
     /// Another object of the same cluster, found through a by-name reference.
     #[must_use]
     pub fn sibling(&self, target: &Ref) -> EntityId {
-        EntityId(Arc::new(Parts {
-            cluster: Arc::clone(&self.0.cluster),
-            namespace: Arc::clone(&target.namespace),
-            kind: target.kind,
-            name: Arc::clone(&target.name),
-        }))
+        EntityId::new(
+            Arc::clone(&self.0.cluster),
+            target.kind,
+            Arc::clone(&target.namespace),
+            Arc::clone(&target.name),
+        )
     }
 
     /// Checks the id is well-formed: non-empty cluster and name, no `/` inside parts, namespace present exactly

@@ -447,12 +447,9 @@ impl Hub {
         // ahead of the hub: one of a newer number stays).
         let stale = {
             let mut cache = lock(&self.0.snapshot);
-            if cache.seq.is_some_and(|seq| seq < frame.seq()) {
-                std::mem::take(&mut *cache)
-            } else {
-                SnapshotCache::default()
-            }
+            cache.seq.is_some_and(|seq| seq < frame.seq()).then(|| std::mem::take(&mut *cache))
         };
+        // Freed here, outside the lock.
         drop(stale);
         self.0.metrics.diffs.inc();
         self.0.metrics.diff_ops.inc_by(ops);

@@ -80,7 +80,7 @@ impl Owner {
 
     /// Waits until the hub has published up to the owner's seq.
     pub async fn settle(&self) {
-        let seq = self.topology.read().seq();
+        let seq = self.seq();
         for _ in 0..500 {
             if self.hub.since(seq).is_some_and(|f| f.is_empty()) {
                 return;
